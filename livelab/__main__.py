@@ -1,0 +1,5 @@
+import sys
+
+from livelab.cli import main
+
+sys.exit(main())
