@@ -1,0 +1,99 @@
+"""Viewer-behaviour parameters: presets per market group, overridable per market.
+
+A market's behaviour is its preset (`sea`, `me` or `west`, see `presets.toml` beside this file,
+each value with its source) with the market's `[markets.behavior]` table laid over it. The model
+reads only the resolved `Behavior`; it never hard-codes a behavioural number.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+__all__ = ["PRESETS", "Behavior", "BehaviorOverrides", "PresetName", "preset", "preset_for_market"]
+
+PresetName = Literal["sea", "me", "west"]
+PRESETS: tuple[PresetName, ...] = ("sea", "me", "west")
+
+# Market code → preset, for markets that do not name one (DESIGN.md "Markets and their character").
+_MARKET_PRESET: dict[str, PresetName] = {
+    "ID": "sea", "TH": "sea", "VN": "sea", "MY": "sea", "PH": "sea",
+    "SA": "me", "AE": "me",
+    "GB": "west", "DE": "west", "US-E": "west", "US-W": "west", "BR": "west",
+}  # fmt: skip
+
+
+class Behavior(BaseModel):
+    """Resolved behaviour of one market's viewers. Units in each field's description."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    passby_s: float = Field(ge=0.5, le=60, description="pass-by swipe decision time, s")
+    passby_leave: float = Field(ge=0, le=1, description="share who swipe away at pass-by, fraction")
+    decision_window_s: float = Field(ge=1, le=600, description="first-impression window, s")
+    decision_leave: float = Field(ge=0, le=1, description="share leaving in the window, fraction")
+    session_median_min: float = Field(gt=0, le=600, description="median stay of stayers, min")
+    session_tail_alpha: float = Field(gt=0.5, le=5, description="power-law tail index")
+    mobile_patience: float = Field(ge=0.5, le=2, description="startup patience multiplier, 4G/5G")
+    chat_per_min: float = Field(ge=0, le=60, description="comments per viewer-minute, small room")
+    chat_room_exponent: float = Field(ge=0, le=1, description="per-viewer chat ∝ room^-x")
+    like_per_min: float = Field(ge=0, le=600, description="hearts per viewer-minute")
+    vote_prob: float = Field(ge=0, le=1, description="chance a present viewer votes in a poll")
+    question_per_hour: float = Field(ge=0, le=60, description="questions per viewer-hour")
+    purchase_prob: float = Field(ge=0, le=1, description="base chance a trusting viewer buys")
+    trust_min: float = Field(gt=0, le=600, description="minutes of watching to build trust")
+    aov_usd: float = Field(gt=0, le=100000, description="average order value, USD")
+    payment_success: float = Field(ge=0, le=1, description="payment success, fraction")
+    share_prob: dict[Literal["interest", "social", "honour"], float] = Field(
+        description="chance a viewer shares, per incentive mode"
+    )
+    invites_per_share: float = Field(ge=0, le=100, description="invites sent per share")
+    invite_conversion: float = Field(ge=0, le=1, description="invite → arrival, fraction")
+    invitee_delay_min: float = Field(ge=0, le=600, description="mean invitee arrival delay, min")
+    referred_trust_boost: float = Field(ge=1, le=5, description="trust multiplier, referred")
+    return_prob: float = Field(ge=0, le=1, description="chance to return to the next stream")
+    repurchase_prob: float = Field(ge=0, le=1, description="chance a buyer buys again next stream")
+    localized_boost: float = Field(ge=1, le=3, description="retention/conversion × if localised")
+    mini_peak_stay_boost: float = Field(ge=1, le=5, description="stay hazard ÷ around a mini-peak")
+    announce_arrival_boost: float = Field(ge=1, le=10, description="arrival rate × announced")
+    cac_paid_usd: float = Field(ge=0, le=10000, description="paid acquisition cost per viewer, USD")
+    cac_referral_ratio: float = Field(ge=0, le=1, description="referred CAC ÷ paid CAC")
+
+
+def _all_optional(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
+    """A model with every field of `model` optional, keeping each field's range checks."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        kind: Any = info.annotation
+        if info.metadata:
+            kind = Annotated[(kind, *info.metadata)]  # type: ignore[misc]
+        fields[field_name] = (kind | None, Field(None, description=info.description))
+    optional = create_model(name, __config__=model.model_config, __doc__=doc, **fields)
+    return optional
+
+
+BehaviorOverrides = _all_optional(
+    Behavior,
+    "BehaviorOverrides",
+    "A market's `[markets.behavior]` table: any `Behavior` field, all optional, same ranges.",
+)
+
+
+@cache
+def _presets() -> dict[str, dict[str, Any]]:
+    text = resources.files("scenarios").joinpath("presets.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def preset(name: str) -> dict[str, Any]:
+    """The raw values of preset `name` (a copy)."""
+    return dict(_presets()[name])
+
+
+def preset_for_market(code: str) -> PresetName:
+    """Default preset for a market code; unknown codes get the conservative `west` preset."""
+    return _MARKET_PRESET.get(code, "west")
