@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -70,17 +70,25 @@ def _all_optional(model: type[BaseModel], name: str, doc: str) -> type[BaseModel
     for field_name, info in model.model_fields.items():
         kind: Any = info.annotation
         if info.metadata:
-            kind = Annotated[(kind, *info.metadata)]  # type: ignore[misc]
+            kind = Annotated[(kind, *info.metadata)]
         fields[field_name] = (kind | None, Field(None, description=info.description))
-    optional = create_model(name, __config__=model.model_config, __doc__=doc, **fields)
+    optional: type[BaseModel] = create_model(
+        name, __config__=model.model_config, __doc__=doc, **fields
+    )
     return optional
 
 
-BehaviorOverrides = _all_optional(
-    Behavior,
-    "BehaviorOverrides",
-    "A market's `[markets.behavior]` table: any `Behavior` field, all optional, same ranges.",
-)
+if TYPE_CHECKING:  # the generated model's fields are those of Behavior, each optional
+
+    class BehaviorOverrides(BaseModel):
+        pass
+
+else:
+    BehaviorOverrides = _all_optional(
+        Behavior,
+        "BehaviorOverrides",
+        "A market's `[markets.behavior]` table: any `Behavior` field, all optional, same ranges.",
+    )
 
 
 @cache

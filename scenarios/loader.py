@@ -118,10 +118,11 @@ def load_scenario(
         raise ScenarioError([Problem(str(file), "", str(file), "no such file")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem(str(file), "", "<toml>", f"not valid TOML: {exc}")]) from None
-    pairs = [o if isinstance(o, tuple) else None for o in overrides]
-    if any(p is None for p in pairs):
-        pairs = parse_overrides([str(o) for o in overrides])  # type: ignore[misc]
-    return scenario_from_dict(data, source=str(file), overrides=pairs, variant=variant)  # type: ignore[arg-type]
+    if all(isinstance(o, tuple) for o in overrides):
+        pairs: list[tuple[str, Any]] = [o for o in overrides if isinstance(o, tuple)]
+    else:
+        pairs = parse_overrides([str(o) for o in overrides])
+    return scenario_from_dict(data, source=str(file), overrides=pairs, variant=variant)
 
 
 def scenario_hash(scenario: Scenario) -> str:

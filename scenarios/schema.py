@@ -38,6 +38,7 @@ __all__ = [
 AccessKind = Literal["wifi", "4g", "5g"]
 Incentive = Literal["interest", "social", "honour"]
 MiniPeakKind = Literal["lottery", "flash_deal", "poll"]
+_ALL_KINDS: tuple[MiniPeakKind, ...] = ("lottery", "flash_deal", "poll")
 # A fixed experience value, or an empirical distribution (a list of samples) drawn per viewer.
 Experience = float | list[float]
 
@@ -103,7 +104,7 @@ class Host(_Strict):
         15, ge=0, le=240, description="minutes between mini-peaks; 0 means none (seed: 15–20)"
     )
     mini_peak_kinds: list[MiniPeakKind] = Field(
-        default_factory=lambda: ["lottery", "flash_deal", "poll"], min_length=1
+        default_factory=lambda: list(_ALL_KINDS), min_length=1
     )
     mini_peak_duration_min: float = Field(3, gt=0, le=60, description="minutes")
     announce_lead_min: float = Field(2, ge=0, le=60, description="minutes (seed: 1–2)")
@@ -180,7 +181,7 @@ class Market(_Strict):
         True, description="apply the `evening` last mile 20:00–23:00 local"
     )
     preset: PresetName | None = Field(None, description="behaviour preset; default by code")
-    behavior: BehaviorOverrides = Field(default_factory=BehaviorOverrides)  # type: ignore[arg-type]
+    behavior: BehaviorOverrides = Field(default_factory=BehaviorOverrides)
     qoe: QoE | None = None
 
     @field_validator("tz")
