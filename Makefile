@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian's Chromium, for the headless-browser test of report.html (no browser download).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 # The main job on the embedded default: the reference stack on loopback.
 demo: install
 	$(BIN)/livelab run scenarios/demo.toml --out runs/demo
@@ -25,7 +31,7 @@ lint: install
 	$(BIN)/mypy
 
 # Every test, slow and media ones included (`-m ''` lifts the default `not slow`).
-test: install
+test: install $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m ''
