@@ -19,6 +19,7 @@ from scenarios.behavior import (
     preset,
     preset_for_market,
 )
+from scenarios.load import Load
 
 __all__ = [
     "QOE_FIELDS",
@@ -248,6 +249,7 @@ class Scenario(_Strict):
     gates: dict[str, str | dict[str, Any]] = Field(
         default_factory=dict, description="thresholds, evaluated by `livelab gate`"
     )
+    load: Load = Field(default_factory=Load, description="`livelab run` settings")
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

@@ -1,0 +1,57 @@
+"""`[load]`: how `livelab run` turns a simulated launch into real load (scale, window, panel).
+
+The defaults make `livelab run scenarios/demo.toml` finish in well under five minutes on two
+busy cores: one virtual viewer per 200 modelled ones, the busiest two minutes replayed in real
+time, a four-viewer media panel.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["WINDOW_PATTERN", "Load"]
+
+# "peak", "full", or "START-END" in seconds from the stream start (e.g. "600-780").
+WINDOW_PATTERN = re.compile(r"^(peak|full|\d+(\.\d+)?-\d+(\.\d+)?)$")
+
+
+class Load(BaseModel):
+    """`[load]`: run settings for `livelab plan` and `livelab run`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scale: int = Field(200, ge=1, le=1_000_000, description="one virtual viewer per N modelled")
+    window: str = Field("peak", description='"peak", "full" or "START-END" (s from stream start)')
+    window_s: float = Field(
+        120, ge=10, le=24 * 3600, description="length of the peak window replayed, s"
+    )
+    panel_viewers: int = Field(4, ge=0, le=10_000, description="real aiortc viewers (0 = none)")
+    panel_probe_share: float = Field(
+        0.5, ge=0, le=1, description="share of panel viewers that decode and read the barcode"
+    )
+    ws_through_profile: bool = Field(
+        False, description="route profiled viewers' WebSocket through the impairing TCP relay"
+    )
+    workers: int = Field(0, ge=0, le=256, description="local Locust workers (0 = one process)")
+    max_duration_s: float = Field(
+        600, gt=0, le=7 * 24 * 3600, description="hard cap on the replayed window, s"
+    )
+    drain_s: float = Field(
+        15, ge=0, le=3600, description="wait after the last scheduled leave for answers, s"
+    )
+    max_start_lag_s: float = Field(
+        2.0, gt=0, le=600, description="p95 start lag above which the generator is saturated, s"
+    )
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        if not WINDOW_PATTERN.match(value):
+            raise ValueError('window must be "peak", "full" or "START-END" in seconds')
+        if value not in ("peak", "full"):
+            start, end = (float(x) for x in value.split("-"))
+            if end <= start:
+                raise ValueError(f"window {value!r}: END must be after START")
+        return value
