@@ -1,0 +1,1 @@
+"""The aiortc media panel: real viewers behind emulated networks (see `run_panel`)."""
