@@ -1,0 +1,135 @@
+"""`livelab compare SCENARIO`: every `[[variants]]` entry × R replications, paired by CRN."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from livelab.commands.scenario import add_scenario_args
+from livelab.errors import Problem, ScenarioError
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "compare",
+        help="compare the scenario's [[variants]] per market with paired 95 % intervals",
+        description=(
+            "Simulate every [[variants]] entry for R replications with common random numbers "
+            "and report, per market and metric, the difference to the first variant with a 95 %% "
+            "interval from the paired differences, a forest plot and a recommendation."
+        ),
+    )
+    add_scenario_args(parser, variant=False)
+    parser.add_argument("--out", type=Path, help="output directory (default runs/compare-NAME)")
+    parser.add_argument(
+        "--replications", type=int, help="replications per variant (default scenario's, ≥ 2)"
+    )
+    parser.add_argument(
+        "--objective",
+        default="gmv",
+        choices=["gmv", "retention_30s", "referral_k"],
+        help="what the recommendation ranks by (higher is better)",
+    )
+    parser.add_argument(
+        "--executor",
+        default="process",
+        metavar="process|serial|MODULE:FACTORY",
+        help="where replications run; MODULE:FACTORY(workers) returns any concurrent.futures "
+        "Executor (e.g. a cluster's)",
+    )
+    parser.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    parser.add_argument(
+        "--variants", help="comma-separated variant names to compare, in order (first = baseline)"
+    )
+    parser.add_argument(
+        "--with-base",
+        action="store_true",
+        help="add the scenario without variant overrides as the baseline, named 'base'",
+    )
+    parser.set_defaults(func=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import tomllib
+
+    from reports.compare import compare_variants, recommend
+    from reports.compare_render import comparison_json, comparison_markdown
+    from reports.compare_sweep import make_executor, run_sweep, variant_scenarios
+    from reports.metrics import dumps
+    from reports.plots_compare import forest_plot
+    from scenarios import load_scenario, parse_overrides, scenario_hash
+
+    base = load_scenario(args.scenario, args.overrides)  # validates file and --set, exit 2
+    data = tomllib.loads(Path(args.scenario).read_text("utf-8"))
+    names = [n.strip() for n in args.variants.split(",")] if args.variants else None
+    scenarios = variant_scenarios(
+        data,
+        source=args.scenario,
+        names=names,
+        overrides=parse_overrides(args.overrides),
+        include_base=args.with_base,
+    )
+    replications = args.replications or base.scenario.replications
+    if replications < 1:
+        raise ScenarioError([Problem("--replications", "", replications, "must be ≥ 1")])
+    if args.workers is not None and args.workers < 1:
+        raise ScenarioError([Problem("--workers", "", args.workers, "must be ≥ 1")])
+    out = args.out or Path("runs") / f"compare-{base.scenario.name}"
+    out.mkdir(parents=True, exist_ok=True)
+
+    executor = make_executor(args.executor, args.workers)
+    total = replications * len(scenarios)
+    print(
+        f"comparing {', '.join(scenarios)} × {replications} replications "
+        f"({total} simulations, executor {args.executor})",
+        file=sys.stderr,
+    )
+    try:
+        runs = _with_progress(lambda cb: run_sweep(scenarios, replications, executor, progress=cb))
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+    comparison = compare_variants(runs)
+    recs = recommend(comparison, args.objective)
+    meta = {
+        "scenario": base.scenario.name,
+        "scenario_hash": scenario_hash(base),
+        "seed": base.scenario.seed,
+        "objective": args.objective,
+    }
+    (out / "compare.json").write_text(dumps(comparison_json(comparison, recs, meta)), "utf-8")
+    (out / "compare.md").write_text(comparison_markdown(comparison, recs, meta), "utf-8")
+    figure = forest_plot(comparison)
+    figure.savefig(out / "compare_forest.png", dpi=110)
+
+    for rec in recs:
+        verdict = "clear" if rec.clear else f"not distinguishable from {', '.join(rec.ties)}"
+        print(f"  {rec.scope:8s} best by {args.objective}: {rec.best} ({verdict})")
+    print(f"wrote {out / 'compare.md'}, {out / 'compare.json'}, {out / 'compare_forest.png'}")
+    return 0
+
+
+def _with_progress(run: Any) -> Any:
+    """Call `run(callback)` under a rich progress bar on stderr (plain when not a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return run(None)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("simulating", total=None)
+
+        def callback(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return run(callback)
