@@ -1,0 +1,245 @@
+"""The order and referral ledger: SQLite in WAL mode with synchronous=FULL.
+
+An order is acknowledged (`201`) only after its INSERT has committed, and with WAL +
+synchronous=FULL a commit is fsynced before `commit()` returns, so `kill -9` right after the
+response loses nothing. All SQLite work runs on one dedicated thread (one connection, calls in
+order) so the event loop never waits on fsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["IdempotencyConflict", "Ledger", "Order"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    order_id TEXT PRIMARY KEY,
+    room TEXT NOT NULL,
+    viewer_id TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    qty INTEGER NOT NULL,
+    price_cents INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    UNIQUE (room, viewer_id, idempotency_key)
+);
+CREATE TABLE IF NOT EXISTS referral_codes (
+    code TEXT PRIMARY KEY,
+    room TEXT NOT NULL,
+    viewer_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    UNIQUE (room, viewer_id)
+);
+CREATE TABLE IF NOT EXISTS attributions (
+    room TEXT NOT NULL,
+    viewer_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (room, viewer_id)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    room: str
+    viewer_id: str
+    sku: str
+    qty: int
+    price_cents: int
+    created_ms: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "room": self.room,
+            "viewer_id": self.viewer_id,
+            "sku": self.sku,
+            "qty": self.qty,
+            "price_cents": self.price_cents,
+            "created_ms": self.created_ms,
+            "status": "confirmed",
+        }
+
+
+class IdempotencyConflict(Exception):
+    """The same Idempotency-Key was used before with a different order body."""
+
+
+class Ledger:
+    """Durable orders, referral codes and attributions. `path` ':memory:' for a throwaway one."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+        self._db: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        await self._run(self._open)
+
+    def _open(self) -> None:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(SCHEMA)
+        self._db = db
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._run(self._close)
+        self._pool.shutdown(wait=True)
+
+    def _close(self) -> None:
+        assert self._db is not None  # internal invariant: open() ran
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.close()
+        self._db = None
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    # orders ---------------------------------------------------------------------------------
+    async def place_order(
+        self, room: str, viewer: str, key: str, body: dict[str, Any], now_ms: int
+    ) -> tuple[Order, bool]:
+        """(order, created). Same key + same body → the stored order, created=False."""
+        result: tuple[Order, bool] = await self._run(self._place, room, viewer, key, body, now_ms)
+        return result
+
+    def _place(
+        self, room: str, viewer: str, key: str, body: dict[str, Any], now_ms: int
+    ) -> tuple[Order, bool]:
+        db = self._require()
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        row = db.execute(
+            "SELECT order_id, request_hash FROM orders"
+            " WHERE room=? AND viewer_id=? AND idempotency_key=?",
+            (room, viewer, key),
+        ).fetchone()
+        if row is not None:
+            if row[1] != digest:
+                raise IdempotencyConflict(key)
+            order = self._get(row[0])
+            assert order is not None  # just read it
+            return order, False
+        order = Order(
+            order_id="ord_" + secrets.token_hex(8),
+            room=room,
+            viewer_id=viewer,
+            sku=body["sku"],
+            qty=body["qty"],
+            price_cents=body["price_cents"],
+            created_ms=now_ms,
+        )
+        # isolation_level=None: this statement is its own transaction, committed (and, with
+        # synchronous=FULL, fsynced) before execute() returns.
+        db.execute(
+            "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                order.order_id,
+                room,
+                viewer,
+                key,
+                digest,
+                order.sku,
+                order.qty,
+                order.price_cents,
+                now_ms,
+            ),
+        )
+        return order, True
+
+    async def get_order(self, order_id: str) -> Order | None:
+        result: Order | None = await self._run(self._get, order_id)
+        return result
+
+    def _get(self, order_id: str) -> Order | None:
+        row = (
+            self._require()
+            .execute(
+                "SELECT order_id, room, viewer_id, sku, qty, price_cents, created_ms"
+                " FROM orders WHERE order_id=?",
+                (order_id,),
+            )
+            .fetchone()
+        )
+        return Order(*row) if row else None
+
+    async def order_count(self) -> int:
+        result: int = await self._run(
+            lambda: self._require().execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+        )
+        return result
+
+    # referrals ------------------------------------------------------------------------------
+    async def referral_code(self, room: str, viewer: str, now_ms: int) -> str:
+        """The viewer's code in `room` (created on first call)."""
+        result: str = await self._run(self._code, room, viewer, now_ms)
+        return result
+
+    def _code(self, room: str, viewer: str, now_ms: int) -> str:
+        db = self._require()
+        row = db.execute(
+            "SELECT code FROM referral_codes WHERE room=? AND viewer_id=?", (room, viewer)
+        ).fetchone()
+        if row:
+            return str(row[0])
+        code = secrets.token_urlsafe(6)
+        db.execute("INSERT INTO referral_codes VALUES (?,?,?,?)", (code, room, viewer, now_ms))
+        return code
+
+    async def attribute(self, room: str, viewer: str, code: str, now_ms: int) -> str:
+        """Record that `viewer` joined `room` through `code`: 'recorded', 'unknown', 'self' or
+        'already' (a viewer is attributed once, to the first code it came with)."""
+        result: str = await self._run(self._attribute, room, viewer, code, now_ms)
+        return result
+
+    def _attribute(self, room: str, viewer: str, code: str, now_ms: int) -> str:
+        db = self._require()
+        row = db.execute(
+            "SELECT viewer_id FROM referral_codes WHERE code=? AND room=?", (code, room)
+        ).fetchone()
+        if row is None:
+            return "unknown"
+        if row[0] == viewer:
+            return "self"
+        cur = db.execute(
+            "INSERT OR IGNORE INTO attributions VALUES (?,?,?,?)", (room, viewer, code, now_ms)
+        )
+        return "recorded" if cur.rowcount else "already"
+
+    async def leaderboard(self, room: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Top referrers in `room`: [{rank, viewer_id, code, referred}] by referred desc."""
+        result: list[dict[str, Any]] = await self._run(self._leaderboard, room, limit)
+        return result
+
+    def _leaderboard(self, room: str, limit: int) -> list[dict[str, Any]]:
+        rows = (
+            self._require()
+            .execute(
+                "SELECT r.viewer_id, r.code, COUNT(a.viewer_id) AS n FROM referral_codes r"
+                " JOIN attributions a ON a.code = r.code AND a.room = r.room"
+                " WHERE r.room=? GROUP BY r.code ORDER BY n DESC, r.viewer_id LIMIT ?",
+                (room, limit),
+            )
+            .fetchall()
+        )
+        return [
+            {"rank": i + 1, "viewer_id": v, "code": c, "referred": n}
+            for i, (v, c, n) in enumerate(rows)
+        ]
+
+    def _require(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("ledger is not open")
+        return self._db

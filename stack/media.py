@@ -1,0 +1,256 @@
+"""WHIP ingest and WHEP egress (IETF WHIP/WHEP): SDP offer in, 201 + answer + Location out.
+
+One `VideoHub` per room. WHEP viewers get a `ForwardTrack` (packets, never an encoder); a WHIP
+publisher's receiver feeds the hub through `stack.ingest`. aiortc does not trickle, so the answer
+carries every candidate (only 127.0.0.1 when serving locally, see `stack.ice`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
+
+from stack.fanout import VideoHub
+from stack.httperr import ApiError
+from stack.ice import rtc_configuration
+from stack.ingest import attach_forwarder
+
+__all__ = ["MediaService", "MediaStats"]
+
+log = logging.getLogger(__name__)
+
+ROOM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_SDP_BYTES = 64 * 1024
+# Errors aiortc raises for an offer it cannot parse or negotiate; anything else is our bug.
+SDP_ERRORS = (ValueError, KeyError, IndexError, TypeError, InvalidAccessError, InvalidStateError)
+
+
+@dataclass
+class MediaStats:
+    """Counters for /metrics."""
+
+    whep_sessions_total: int = 0
+    whip_sessions_total: int = 0
+    rtp_packets_sent: int = 0
+    sdp_rejected: int = 0
+
+
+@dataclass
+class _Session:
+    id: str
+    room: str
+    kind: str  # "whep" | "whip"
+    pc: RTCPeerConnection
+
+
+class MediaService:
+    """Owns the rooms' hubs and every media peer connection."""
+
+    def __init__(self, stun: str | None = None, clock_ms: Callable[[], float] | None = None):
+        self._stun = stun
+        self._clock_ms = clock_ms or (lambda: time.monotonic() * 1000)
+        self.hubs: dict[str, VideoHub] = {}
+        self.sessions: dict[str, _Session] = {}
+        self.publishers: dict[str, str] = {}  # room -> WHIP session id
+        self.reserved_rooms: set[str] = set()  # rooms with a built-in host
+        self.stats = MediaStats()
+
+    def hub(self, room: str) -> VideoHub:
+        hub = self.hubs.get(room)
+        if hub is None:
+            hub = self.hubs[room] = VideoHub(self._clock_ms)
+        return hub
+
+    def viewer_count(self, room: str | None = None) -> int:
+        return sum(1 for s in self.sessions.values() if s.kind == "whep" and room in (None, s.room))
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/whep/{room}", self.handle_whep),
+            web.post("/whip/{room}", self.handle_whip),
+            web.delete("/whep/{room}/{session}", self.handle_delete),
+            web.delete("/whip/{room}/{session}", self.handle_delete),
+        ]
+
+    async def _read_offer(self, request: web.Request) -> tuple[str, RTCSessionDescription]:
+        room = request.match_info["room"]
+        if not ROOM_RE.match(room):
+            raise _http_error(400, "bad_room", f"room {room!r}: use [A-Za-z0-9_-]")
+        if request.content_type != "application/sdp":
+            raise _http_error(
+                415,
+                "bad_content_type",
+                f"Content-Type {request.content_type!r}: expected application/sdp",
+            )
+        if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
+            raise _http_error(413, "sdp_too_large", "SDP over 64 KiB")
+        body = await request.content.read(MAX_SDP_BYTES + 1)
+        if len(body) > MAX_SDP_BYTES:
+            raise _http_error(413, "sdp_too_large", "SDP over 64 KiB")
+        sdp = body.decode("utf-8", errors="replace")
+        if not sdp.startswith("v=0"):
+            self.stats.sdp_rejected += 1
+            raise _http_error(400, "invalid_sdp", "SDP offer must start with v=0")
+        if "\nm=video" not in sdp:
+            self.stats.sdp_rejected += 1
+            raise _http_error(400, "invalid_sdp", "SDP offer has no video m-line")
+        return room, RTCSessionDescription(sdp=sdp, type="offer")
+
+    async def _negotiate(
+        self, pc: RTCPeerConnection, offer: RTCSessionDescription, before_answer: Callable[[], None]
+    ) -> str:
+        try:
+            await pc.setRemoteDescription(offer)
+            before_answer()
+            answer = await pc.createAnswer()
+            await pc.setLocalDescription(answer)
+        except SDP_ERRORS as exc:
+            self.stats.sdp_rejected += 1
+            await pc.close()
+            raise _http_error(400, "invalid_sdp", f"cannot use offer: {exc}") from exc
+        if "a=rtpmap" not in pc.localDescription.sdp or "VP8" not in pc.localDescription.sdp:
+            await pc.close()
+            raise _http_error(400, "invalid_sdp", "offer has no VP8 video")
+        return str(pc.localDescription.sdp)
+
+    def _register(self, room: str, kind: str, pc: RTCPeerConnection) -> _Session:
+        session = _Session(uuid.uuid4().hex, room, kind, pc)
+        self.sessions[session.id] = session
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await self._close_session(session.id)
+
+        return session
+
+    def _created(self, request: web.Request, session: _Session, sdp: str) -> web.Response:
+        location = f"/{session.kind}/{session.room}/{session.id}"
+        return web.Response(
+            status=201,
+            body=sdp.encode(),
+            content_type="application/sdp",
+            headers={"Location": location, "ETag": f'"{session.id}"'},
+        )
+
+    async def handle_whep(self, request: web.Request) -> web.Response:
+        """POST /whep/{room}: a viewer's recvonly offer → 201 answer with the room's video."""
+        room, offer = await self._read_offer(request)
+        pc = RTCPeerConnection(rtc_configuration(self._stun))
+        hub = self.hub(room)
+        track_holder: list[object] = []
+
+        def add_track() -> None:
+            track = hub.subscribe()
+            track_holder.append(track)
+            sender = pc.addTrack(track)
+            _prefer_vp8(pc)
+            # A viewer's PLI/FIR asks the room's single encoder (rate-limited by the hub),
+            # not this sender's (non-existent) encoder.
+            sender._send_keyframe = hub.request_keyframe  # type: ignore[method-assign]
+
+        try:
+            sdp = await self._negotiate(pc, offer, add_track)
+        except ApiError:
+            for track in track_holder:
+                track.stop()  # type: ignore[attr-defined]
+            raise
+        session = self._register(room, "whep", pc)
+        self._count_packets(pc)
+        self.stats.whep_sessions_total += 1
+        return self._created(request, session, sdp)
+
+    async def handle_whip(self, request: web.Request) -> web.Response:
+        """POST /whip/{room}: a publisher's sendonly offer → 201; 409 if the room has a host."""
+        room, offer = await self._read_offer(request)
+        if room in self.publishers or room in self.reserved_rooms:
+            raise _http_error(409, "room_has_host", f"room {room!r} has a publisher")
+        hub = self.hub(room)
+        pc = RTCPeerConnection(rtc_configuration(self._stun))
+        self.publishers[room] = "pending"
+
+        @pc.on("track")
+        def on_track(track: object) -> None:
+            for transceiver in pc.getTransceivers():
+                if transceiver.kind == "video" and transceiver.receiver.track is track:
+                    attach_forwarder(transceiver.receiver, hub)
+
+        try:
+            sdp = await self._negotiate(pc, offer, lambda: None)
+        except ApiError:
+            self.publishers.pop(room, None)
+            raise
+        session = self._register(room, "whip", pc)
+        self.publishers[room] = session.id
+        self.stats.whip_sessions_total += 1
+        return self._created(request, session, sdp)
+
+    async def handle_delete(self, request: web.Request) -> web.Response:
+        """DELETE <Location>: end a WHIP or WHEP session."""
+        session = self.sessions.get(request.match_info["session"])
+        if session is None or session.room != request.match_info["room"]:
+            raise _http_error(404, "no_session", "no such session")
+        await self._close_session(session.id)
+        return web.Response(status=200)
+
+    async def _close_session(self, session_id: str) -> None:
+        session = self.sessions.pop(session_id, None)
+        if session is None:
+            return
+        if session.kind == "whip" and self.publishers.get(session.room) == session_id:
+            del self.publishers[session.room]
+            self.hub(session.room).on_keyframe_request = None
+        await session.pc.close()
+
+    def _count_packets(self, pc: RTCPeerConnection) -> None:
+        # Count RTP packets (retransmissions included) at the DTLS transport, the one point
+        # every packet of this viewer passes.
+        for sender in pc.getSenders():
+            transport = sender.transport
+            if transport is None or getattr(transport, "_livelab_counted", False):
+                continue
+            counted = _counting(transport._send_rtp, self.stats)
+            transport._send_rtp = counted  # type: ignore[method-assign,assignment]
+            transport._livelab_counted = True  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        """Close every peer connection (shutdown)."""
+        await asyncio.gather(
+            *(self._close_session(sid) for sid in list(self.sessions)), return_exceptions=True
+        )
+        for hub in self.hubs.values():
+            hub.close()
+
+
+def _counting(
+    send: Callable[[bytes], Awaitable[None]], stats: MediaStats
+) -> Callable[[bytes], Awaitable[None]]:
+    async def counted(data: bytes) -> None:
+        stats.rtp_packets_sent += 1
+        await send(data)
+
+    return counted
+
+
+def _prefer_vp8(pc: RTCPeerConnection) -> None:
+    codecs = [
+        c
+        for c in RTCRtpSender.getCapabilities("video").codecs
+        if c.mimeType in ("video/VP8", "video/rtx")
+    ]
+    for transceiver in pc.getTransceivers():
+        if transceiver.kind == "video":
+            transceiver.setCodecPreferences(codecs)
+
+
+def _http_error(status: int, code: str, message: str) -> ApiError:
+    return ApiError(status, code, message)

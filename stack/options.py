@@ -1,0 +1,110 @@
+"""Stack configuration: one frozen dataclass, validated at the edge (CLI or `running_stack`)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from livelab.errors import ConfigError, Problem
+
+__all__ = ["FAULT_KEYS", "StackOptions", "parse_duration", "parse_faults"]
+
+# Fault name -> (lowest, highest) allowed value.
+FAULT_KEYS: dict[str, tuple[float, float]] = {
+    "chat_delay_ms": (0.0, 60_000.0),
+    "error_rate": (0.0, 1.0),
+    "drop_ws": (0.0, 1.0),
+}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(text: str, source: str = "--mini-peak-every") -> float:
+    """'15m', '90s', '500ms', '2h' or a plain number of seconds → seconds (float > 0)."""
+    match = _DURATION.match(text.strip())
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError([Problem(source, "", text, "a positive duration like 15m, 90s, 500ms")])
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def parse_faults(items: list[str], source: str = "--fault") -> dict[str, float]:
+    """['chat_delay_ms=800', 'error_rate=0.02'] → {'chat_delay_ms': 800.0, ...}."""
+    faults: dict[str, float] = {}
+    problems = []
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or key not in FAULT_KEYS:
+            problems.append(Problem(source, key, item, f"one of {sorted(FAULT_KEYS)} as K=V"))
+            continue
+        lo, hi = FAULT_KEYS[key]
+        try:
+            value = float(raw)
+        except ValueError:
+            problems.append(Problem(source, key, raw, f"a number in [{lo:g}, {hi:g}]"))
+            continue
+        if not lo <= value <= hi:
+            problems.append(Problem(source, key, value, f"a number in [{lo:g}, {hi:g}]"))
+            continue
+        faults[key] = value
+    if problems:
+        raise ConfigError(problems)
+    return faults
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """Everything `livelab stack serve` can be told. Durations in seconds, rates per second."""
+
+    bind: str = "127.0.0.1"
+    port: int = 8080
+    allow_remote: bool = False
+    db: str = ":memory:"
+    host: str = "synthetic"  # "synthetic" | "none"
+    room: str = "demo"
+    audio: bool = False
+    faults: dict[str, float] = field(default_factory=dict)
+    admin_token: str | None = None
+    secret: str | None = None  # HMAC key for join tokens; random per process when None
+    token_ttl_s: float = 3600.0
+    mini_peak_every_s: float = 15 * 60.0
+    announce_ahead_s: float = 90.0
+    think_time_s: float = 3.0
+    rate_limit_per_s: float = 20.0
+    max_frame_bytes: int = 4096
+    batch_tick_ms: float = 100.0
+    batch_threshold: int = 50  # rooms with more WS connections than this batch deliveries
+    keyframe_interval_s: float = 2.0
+    keyframe_min_interval_ms: float = 500.0
+    stun: str | None = None
+    fault_seed: int = 0
+
+    def validate(self) -> StackOptions:
+        """Return self, or raise ConfigError naming every bad option."""
+        problems: list[Problem] = []
+        try:
+            address = ipaddress.ip_address(self.bind)
+            if not address.is_loopback and not self.allow_remote:
+                problems.append(
+                    Problem("--bind", "", self.bind, "a loopback address, or add --allow-remote")
+                )
+        except ValueError:
+            problems.append(Problem("--bind", "", self.bind, "an IP address, e.g. 127.0.0.1"))
+        if not 0 <= self.port <= 65535:
+            problems.append(Problem("--port", "", self.port, "0..65535 (0 = any free port)"))
+        if self.host not in ("synthetic", "none"):
+            problems.append(Problem("--host", "", self.host, "synthetic or none"))
+        if not re.match(r"^[A-Za-z0-9_-]{1,64}$", self.room):
+            problems.append(Problem("--room", "", self.room, "1-64 of [A-Za-z0-9_-]"))
+        if self.rate_limit_per_s <= 0:
+            problems.append(Problem("--rate-limit", "", self.rate_limit_per_s, "> 0 msg/s"))
+        if self.stun is not None and not self.stun.startswith("stun:"):
+            problems.append(Problem("--stun", "", self.stun, "a stun:HOST:PORT URL"))
+        if self.announce_ahead_s >= self.mini_peak_every_s:
+            problems.append(
+                Problem("--announce-ahead", "", self.announce_ahead_s, "< --mini-peak-every")
+            )
+        if problems:
+            raise ConfigError(problems)
+        return self

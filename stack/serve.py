@@ -1,0 +1,71 @@
+"""Run the stack until SIGTERM/SIGINT: bind, announce the URL, then shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from stack.ice import restrict_ice_to_loopback
+from stack.options import StackOptions
+from stack.server import StackServer
+
+__all__ = ["run_server", "serve"]
+
+
+@contextlib.asynccontextmanager
+async def run_server(options: StackOptions) -> AsyncIterator[StackServer]:
+    """Start a `StackServer` on `options.bind:port`; `server.base_url` holds the real URL."""
+    if ipaddress.ip_address(options.bind).is_loopback:
+        restrict_ice_to_loopback()
+    server = StackServer(options)
+    runner = web.AppRunner(server.build_app(), handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, options.bind, options.port, shutdown_timeout=2.0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        server.base_url = f"http://{host}:{port}"
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+def _write_ready(path: str, url: str) -> None:
+    # Write then rename, so a reader never sees a half-written URL.
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(url + "\n")
+    os.replace(tmp, path)
+
+
+async def serve(
+    options: StackOptions,
+    ready_file: str | None = None,
+    say: Callable[[str], None] = lambda s: print(s, flush=True),
+) -> None:
+    """Serve until SIGTERM or SIGINT; peer connections are closed and the ledger flushed."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with run_server(options) as server:
+        if not ipaddress.ip_address(options.bind).is_loopback:
+            say(
+                f"WARNING: serving on {options.bind} (not loopback): WebSocket, HTTP and WebRTC "
+                "media will be reachable from other machines; ICE gathers all interfaces."
+            )
+        say(f"listening on {server.base_url}")
+        if options.host == "synthetic":
+            say(f"synthetic host in room {options.room!r}: {server.base_url}/whep/{options.room}")
+        if ready_file:
+            _write_ready(ready_file, server.base_url)
+        await stop.wait()
+        say("stopping")
+    print("stopped", file=sys.stderr, flush=True)
