@@ -1,0 +1,173 @@
+"""Compile a model run into a load plan: sample the audience, cut the window, time the actions.
+
+- Sampling keeps 1 viewer in `scale`: viewers sorted by (arrival, index), every `scale`-th one
+  from a seeded offset. Systematic sampling keeps the arrival curve and the market and access
+  mix; per-viewer behaviour (counts, stay, referral) is kept as the model drew it.
+- A sampled viewer whose stay overlaps the window gets a script. Its counted actions are placed
+  uniformly at random over its *whole* stay and those inside the window are kept, so a viewer
+  replays the share of its behaviour that falls in the window. Votes go inside the host's poll
+  windows when the stay overlaps one. Each viewer's draws come from its own RNG stream
+  `default_rng([seed, PLAN_STREAM, viewer index])`, so adding a viewer never shifts another.
+- Viewers already present when the window opens ("carried") join over the first
+  `CARRY_SPREAD_S` seconds instead of all in the same instant. Actions come at least
+  `CONNECT_S` after the join (the join and WebSocket connect must be done first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from loadgen.plan.document import Plan, Script
+from loadgen.plan.model_run import ACTION_COUNTS, ModelRun
+from loadgen.plan.window import Window, choose_window, concurrency_per_second
+
+__all__ = ["CARRY_SPREAD_S", "CONNECT_S", "PLAN_STREAM", "apportion", "compile_plan"]
+
+PLAN_STREAM = 0x504C414E  # "PLAN": this module's named RNG stream
+CARRY_SPREAD_S = 5.0
+CONNECT_S = 0.5
+
+
+def apportion(total: int, weights: Mapping[str, float]) -> dict[str, int]:
+    """Split `total` over `weights` by largest remainder (ties by name); zero entries dropped."""
+    positive = {k: float(w) for k, w in weights.items() if w > 0}
+    if total <= 0 or not positive:
+        return {}
+    mass = sum(positive.values())
+    exact = {k: total * w / mass for k, w in positive.items()}
+    counts = {k: int(np.floor(v)) for k, v in exact.items()}
+    left = total - sum(counts.values())
+    for k in sorted(exact, key=lambda k: (-(exact[k] - counts[k]), k))[:left]:
+        counts[k] += 1
+    return {k: v for k, v in sorted(counts.items()) if v > 0}
+
+
+def _sample(run: ModelRun, scale: int, seed: int) -> np.ndarray:
+    order = np.lexsort((np.arange(run.n), run.arrival_s))
+    offset = int(np.random.default_rng([seed, PLAN_STREAM]).integers(scale))
+    return np.sort(order[offset::scale])
+
+
+def _polls(run: ModelRun) -> list[tuple[float, float]]:
+    return [
+        (float(e["start_s"]), float(e["end_s"]))
+        for e in run.events
+        if e.get("kind") == "poll" and float(e["end_s"]) > float(e["start_s"])
+    ]
+
+
+def _action_times(
+    rng: np.random.Generator,
+    kind: str,
+    count: int,
+    stay: tuple[float, float],
+    polls: list[tuple[float, float]],
+) -> np.ndarray:
+    lo, hi = stay
+    if count <= 0:
+        return np.zeros(0)
+    if kind == "vote":
+        spans = [(max(a, lo), min(b, hi)) for a, b in polls if min(b, hi) > max(a, lo)]
+        if spans:
+            pick = rng.integers(len(spans), size=count)
+            starts = np.array([spans[i][0] for i in pick])
+            ends = np.array([spans[i][1] for i in pick])
+            return np.asarray(starts + rng.random(count) * (ends - starts))
+    return np.asarray(lo + rng.random(count) * max(hi - lo, 0.0))
+
+
+def _script(
+    run: ModelRun, i: int, window: Window, seed: int, polls: list[tuple[float, float]]
+) -> Script | None:
+    w0, w1 = window.start_s, window.end_s
+    arrival, leave = float(run.arrival_s[i]), float(run.leave_s[i])
+    rng = np.random.default_rng([seed, PLAN_STREAM, i])
+    carried = arrival < w0
+    spread = min(CARRY_SPREAD_S, window.length_s / 2)
+    start = float(rng.random() * spread) if carried else arrival - w0
+    end = min(leave, w1) - w0
+    end = max(end, start)
+    actions: list[tuple[float, str]] = [(start, "join"), (start, "connect")]
+    earliest = start + CONNECT_S
+    for name, kind in ACTION_COUNTS.items():
+        times = _action_times(rng, kind, int(run.counts[name][i]), (arrival, leave), polls)
+        times = times[(times >= w0) & (times < w1)] - w0
+        for t in times:
+            t = max(float(t), earliest)
+            if t < end:
+                actions.append((t, kind))
+    rank = {k: n for n, k in enumerate(("join", "connect", *ACTION_COUNTS.values()))}
+    actions.sort(key=lambda a: (a[0], rank[a[1]]))
+    actions.append((end, "leave"))
+    orders = int(run.counts["orders"][i])
+    price = round(100 * float(run.gmv[i]) / orders) if orders > 0 else 0
+    market, access = str(run.market[i]), str(run.access[i])
+    return Script(
+        id=f"v{i:07d}",
+        market=market,
+        access=access,
+        profile=f"{market}-{access}",
+        referred=bool(run.referred[i]),
+        carried=carried,
+        start_s=round(start, 3),
+        end_s=round(end, 3),
+        actions=tuple((round(t, 3), k) for t, k in actions),
+        order_cents=max(price, 0),
+    )
+
+
+def compile_plan(
+    run: ModelRun,
+    scale: int = 200,
+    window: str = "peak",
+    window_s: float = 120.0,
+    panel_viewers: int = 0,
+    probe_share: float = 0.5,
+    max_duration_s: float | None = None,
+    source: Mapping[str, Any] | None = None,
+) -> Plan:
+    """The load plan for `run` (see the module docstring). Deterministic for a given run."""
+    seed = run.seed
+    win = choose_window(
+        window, run.duration_s, run.arrival_s, run.leave_s, *run.message_rate, length_s=window_s
+    )
+    if max_duration_s is not None and win.length_s > max_duration_s:
+        win = Window(win.start_s, win.start_s + max_duration_s, f"{win.rule}; capped")
+    polls = _polls(run)
+    chosen = _sample(run, scale, seed)
+    overlap = (run.arrival_s[chosen] < win.end_s) & (run.leave_s[chosen] > win.start_s)
+    scripts = [_script(run, int(i), win, seed, polls) for i in chosen[overlap]]
+    kept = sorted((s for s in scripts if s is not None), key=lambda s: (s.start_s, s.id))
+    seconds = int(np.ceil(win.length_s))
+    curve = concurrency_per_second(
+        np.array([s.start_s for s in kept]), np.array([s.end_s for s in kept]), seconds
+    )
+    present = (run.arrival_s < win.end_s) & (run.leave_s > win.start_s)
+    mix: dict[str, float] = {}
+    for m, a in zip(run.market[present], run.access[present], strict=True):
+        mix[f"{m}-{a}"] = mix.get(f"{m}-{a}", 0.0) + 1.0
+    shift = ("announce_s", "start_s", "end_s")
+    events = [
+        {**e, **{k: float(e[k]) - win.start_s for k in shift if k in e}}
+        for e in run.events
+        if float(e.get("end_s", e.get("start_s", 0))) > win.start_s
+        and float(e.get("start_s", 0)) < win.end_s
+    ]
+    return Plan(
+        scale=scale,
+        seed=seed,
+        window={"start_s": win.start_s, "end_s": win.end_s, "rule": win.rule},
+        duration_s=win.length_s,
+        curve=tuple(int(c) for c in curve),
+        scripts=tuple(kept),
+        panel={
+            "viewers": panel_viewers,
+            "probes": round(panel_viewers * probe_share),
+            "profiles": apportion(panel_viewers, mix),
+        },
+        events=tuple(events),
+        source=dict(source or {}),
+    )
