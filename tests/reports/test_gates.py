@@ -1,0 +1,149 @@
+"""Gate syntax and the figures gates read, checked exactly against the data written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from reportfixtures import RunFactory, chat_samples
+
+from livelab.errors import GateError
+from reports.gates import Window, evaluate, observe, parse_gate, parse_gates
+from reports.report_data import load_run
+
+
+def test_parse_forms() -> None:
+    g = parse_gate("chat_rtt_ms.p95", "< 600")
+    assert (g.metric, g.stat, g.op, g.threshold, g.market, g.profile) == (
+        "chat_rtt_ms", "p95", "<", 600.0, None, None,
+    )  # fmt: skip
+    assert parse_gate("error_rate", "< 0.1%").threshold == pytest.approx(0.001)
+    assert parse_gate("ID:g2g_latency_ms.p95", "<600ms").market == "ID"
+    assert parse_gate("profile=ID-4g:freeze_ratio.p95", "<= 0.02").profile == "ID-4g"
+    assert parse_gate("measured:ID:retention_30s", ">= 0.5").measured
+    w = parse_gate("chat_rtt_ms.p95", {"threshold": "< 600", "window": "mini_peak_1"})
+    assert w.window == Window("mini_peak_1", "mini_peak_1")
+    assert parse_gate("join_ms.p99", {"threshold": "< 1", "window": [60, 180]}).window == Window(
+        60.0, 180.0
+    )
+    assert parse_gate("retention_30s.lo", ">= 0.5").stat == "lo"
+
+
+@pytest.mark.parametrize(
+    ("key", "spec", "fragment"),
+    [
+        ("chat_rtt_ms.p95", "about 600", "expected OP NUMBER"),
+        ("chat_rtt_ms.p95", "<", "expected OP NUMBER"),
+        ("chat_rtt_ms.p95", 600, "a threshold string"),
+        ("chat_rtt_ms.p95", "=< 600", "expected OP NUMBER"),
+        ("chat_rt_ms.p95", "< 600", "did you mean chat_rtt_ms"),
+        ("chat_rtt_ms.p95x", "< 600", "statistic"),
+        ("retention_30s", "< 3ms", "unit ms only applies"),
+        ("mars:chat_rtt_ms.p95", "< 600", "scope"),
+        ("chat_rtt_ms.p95", {"threshold": "< 600", "windw": "x"}, "unknown key"),
+        ("chat_rtt_ms.p95", {"window": "x"}, "needs threshold"),
+        ("chat_rtt_ms.p95", {"threshold": "< 600", "window": [180, 60]}, "after its start"),
+        ("chat_rtt_ms.p95", {"threshold": "< 600", "window": [1, 2, 3]}, "event name"),
+    ],
+)
+def test_malformed_gates_name_the_key(key: str, spec: object, fragment: str) -> None:
+    with pytest.raises(GateError) as info:
+        parse_gate(key, spec, source="s.toml")
+    text = str(info.value)
+    assert f"s.toml: gates.{key} = " in text
+    assert fragment in text
+    assert info.value.exit_code == 2
+
+
+def test_all_problems_reported_together() -> None:
+    with pytest.raises(GateError) as info:
+        parse_gates({"a_metric": "< 1", "chat_rtt_ms.p95": "< 600", "join_ms.p95": "<<"})
+    assert [p.path for p in info.value.problems] == ["gates.a_metric", "gates.join_ms.p95"]
+
+
+def test_document_figures_exact(make_run: RunFactory) -> None:
+    run = load_run(make_run(seed=3))
+    chat = chat_samples(3)
+    good = chat["value"][chat["ok"]]
+    assert observe(parse_gate("chat_rtt_ms.p95", "< 1"), run) == float(np.percentile(good, 95))
+    id_good = chat["value"][chat["ok"] & (chat["market"] == "ID")]
+    got = observe(parse_gate("ID:chat_rtt_ms.p99", "< 1"), run)
+    assert got == float(np.percentile(id_good, 99))
+    # p90 is not in metrics.json: computed from the kept samples.
+    assert observe(parse_gate("chat_rtt_ms.p90", "< 1"), run) == float(np.percentile(good, 90))
+    assert observe(parse_gate("retention_30s", "> 0"), run) == 0.6
+    assert observe(parse_gate("measured:retention_30s", "> 0"), run) == pytest.approx(0.5)
+    assert observe(parse_gate("profile=ID-4g:g2g_latency_ms.p50", "< 1"), run) == 350.0
+
+
+def test_threshold_verdicts(make_run: RunFactory) -> None:
+    run = load_run(make_run())
+    assert evaluate(parse_gate("retention_30s", ">= 0.6"), run).passed
+    failed = evaluate(parse_gate("retention_30s", "> 0.6"), run)
+    assert not failed.passed and failed.observed == 0.6
+    assert "is not > 0.6" in failed.detail
+
+
+@pytest.mark.parametrize(
+    ("key", "fragment"),
+    [
+        ("g2g_latency_ms.p95", "no metric 'g2g_latency_ms' under overall"),
+        ("FR:chat_rtt_ms.p95", "no market 'FR' in the run (have GB, ID)"),
+        ("profile=XX-5g:g2g_latency_ms.p95", "no profile 'XX-5g'"),
+        ("chat_rtt_ms", "is a distribution; name a statistic"),
+        ("retention_30s.lo", "has no ci95"),
+        ("measured:ID:retention_30s", "no market 'ID'"),
+    ],
+)
+def test_missing_figures_are_config_errors(make_run: RunFactory, key: str, fragment: str) -> None:
+    run = load_run(make_run())
+    with pytest.raises(GateError) as info:
+        observe(parse_gate(key, "< 1"), run, source="s.toml")
+    assert f"gates.{key}" in str(info.value) and fragment in str(info.value)
+
+
+def test_window_from_samples_exact(make_run: RunFactory) -> None:
+    run = load_run(make_run(seed=5))
+    chat = chat_samples(5)
+    inside = (chat["t_s"] >= 200) & (chat["t_s"] < 300)
+    expected = float(np.percentile(chat["value"][inside & chat["ok"]], 95))
+    by_event = parse_gate("chat_rtt_ms.p95", {"threshold": "< 1", "window": "mini_peak_1"})
+    by_time = parse_gate("chat_rtt_ms.p95", {"threshold": "< 1", "window": [200, 300]})
+    by_name = parse_gate("chat_rtt_ms.p95", {"threshold": "< 1", "window": "lottery_1"})
+    assert observe(by_event, run) == observe(by_time, run) == observe(by_name, run) == expected
+    # From the first mini-peak's start to the second's end.
+    span = parse_gate("ID:chat_rtt_ms.n", {"threshold": "> 0", "window": ["lottery_1", "poll_1"]})
+    n = int(
+        (chat["ok"] & (chat["market"] == "ID") & (chat["t_s"] >= 200) & (chat["t_s"] < 500)).sum()
+    )
+    assert observe(span, run) == n
+    errors = parse_gate("error_rate", {"threshold": "< 1", "window": [0, 600]})
+    assert observe(errors, run) == pytest.approx(float((~chat["ok"]).mean()))
+
+
+def test_window_from_timeseries_exact(make_run: RunFactory) -> None:
+    run = load_run(make_run())
+    # concurrency at step k: ID 100+k, GB 100+2k; steps 20..29 cover [200, 300).
+    peak = parse_gate("peak_concurrent", {"threshold": "> 0", "window": "mini_peak_1"})
+    assert observe(peak, run) == (100 + 29) + (100 + 58)
+    gb = parse_gate("GB:peak_concurrent", {"threshold": "> 0", "window": [200, 300]})
+    assert observe(gb, run) == 158
+    arrivals = parse_gate("arrivals", {"threshold": "> 0", "window": [0, 100]})
+    assert observe(arrivals, run) == 10 * (5 + 6)
+
+
+def test_window_problems_are_config_errors(make_run: RunFactory) -> None:
+    run = load_run(make_run())
+    for spec, fragment in [
+        ({"threshold": "< 1", "window": "mini_peak_9"}, "no host event 'mini_peak_9'"),
+        ({"threshold": "< 1", "window": [700, 800]}, "no observations"),
+    ]:
+        gate = parse_gate("chat_rtt_ms.p95", spec)
+        if fragment == "no observations":
+            assert evaluate(gate, run).detail == fragment
+            assert not evaluate(gate, run).passed
+        else:
+            with pytest.raises(GateError, match=fragment):
+                observe(gate, run)
+    nowin = parse_gate("retention_30s", {"threshold": "> 0", "window": [0, 10]})
+    with pytest.raises(GateError, match="no time-stamped data for a window"):
+        observe(nowin, run)
