@@ -25,10 +25,12 @@ async def run_server(options: StackOptions) -> AsyncIterator[StackServer]:
     if ipaddress.ip_address(options.bind).is_loopback:
         restrict_ice_to_loopback()
     server = StackServer(options)
-    runner = web.AppRunner(server.build_app(), handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        server.build_app(), handle_signals=False, access_log=None, shutdown_timeout=2.0
+    )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, options.bind, options.port, shutdown_timeout=2.0)
+        site = web.TCPSite(runner, options.bind, options.port)
         await site.start()
         host, port = runner.addresses[0][:2]
         server.base_url = f"http://{host}:{port}"

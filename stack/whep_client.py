@@ -89,6 +89,7 @@ class ViewerStats:
     bytes: int = 0
     first_frame_ms: float | None = None
     g2g_ms: list[float] = field(default_factory=list)  # receive time − barcode time, per frame
+    stamps: list[int] = field(default_factory=list)  # barcode times read (epoch ms)
     unreadable: int = 0
 
 
@@ -144,6 +145,7 @@ class WhepViewer:
                     self.stats.unreadable += 1
                 else:
                     self.stats.g2g_ms.append(now - ts)
+                    self.stats.stamps.append(ts)
 
     async def close(self, session: aiohttp.ClientSession | None = None) -> None:
         if session is not None and self.location:

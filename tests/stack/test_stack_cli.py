@@ -1,0 +1,46 @@
+"""`livelab stack serve` as a user runs it: port 0, ready file, clean SIGTERM, refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+from stack.testing import start_stack_process, stop_stack_process
+
+
+def test_serve_port_0_prints_url_and_stops_cleanly_on_sigterm() -> None:
+    proc, base = start_stack_process(["--host", "none"], timeout_s=30)
+    try:
+        assert base.startswith("http://127.0.0.1:") and not base.endswith(":0")
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as resp:
+            assert json.loads(resp.read())["status"] == "ok"
+    finally:
+        code = stop_stack_process(proc)
+    assert code == 0
+    with open(proc.log_path, encoding="utf-8") as fh:  # type: ignore[attr-defined]
+        log = fh.read()
+    assert f"listening on {base}" in log
+    assert "Traceback" not in log
+
+
+def _serve(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "livelab", "stack", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_remote_bind_needs_allow_remote() -> None:
+    result = _serve("--bind", "0.0.0.0", "--port", "0")
+    assert result.returncode == 2
+    assert "--allow-remote" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_fault_is_a_config_error() -> None:
+    result = _serve("--fault", "error_rate=7", "--port", "0")
+    assert result.returncode == 2
+    assert "error_rate" in result.stderr and "Traceback" not in result.stderr
