@@ -11,6 +11,8 @@ Syntax (k6-style, documented in `docs/gates.md`)::
     "measured:retention_30s" = ">= 0.5"          # the model fed with measured QoE
     "chat_rtt_ms.p95" = { threshold = "< 600", window = "mini_peak_1" }
     "join_ms.p99" = { threshold = "< 1500", window = [60, 180] }   # seconds on the timeline
+    "chat_rtt_ms.p99@mini_peak_2" = "< 800"       # the same, window in the key
+    "join_ms.p95@60..180" = "< 1500"              # (so one metric can have several windows)
 
 A key is `[SCOPE:]...METRIC[.STAT]`; SCOPE is a market code, `profile=NAME` or `measured`;
 STAT is `p50`/`p95`/`p99` (any `pNN` when samples are kept), `mean`, `n`, `min`, `max`,
@@ -164,6 +166,20 @@ def _parse_window(source: str, key: str, raw: Any) -> Window:
     raise _problem(source, key, raw, 'an event name ("mini_peak_1") or [FROM, TO]')
 
 
+def _window_from_text(text: str) -> str | list[float | str]:
+    """`mini_peak_1`, `60..180` (seconds) or `announce_1..mini_peak_1` (events)."""
+    start, dots, end = text.partition("..")
+    if not dots:
+        return text
+    points: list[float | str] = []
+    for point in (start, end):
+        try:
+            points.append(float(point))
+        except ValueError:
+            points.append(point)
+    return points
+
+
 def parse_gate(key: str, spec: Any, source: str = "<gates>") -> Gate:
     """Parse one `[gates]` entry. Raises `GateError` naming `gates.KEY`."""
     description = ""
@@ -180,7 +196,12 @@ def parse_gate(key: str, spec: Any, source: str = "<gates>") -> Gate:
         expr = spec["threshold"]
     else:
         expr = spec
-    parts = key.split(":")
+    body, at, window_text = key.partition("@")
+    if at:
+        if window is not None:
+            raise _problem(source, key, window_text, "give the window in the key or the table")
+        window = _parse_window(source, key, _window_from_text(window_text))
+    parts = body.split(":")
     market = profile = None
     measured = False
     for scope in parts[:-1]:

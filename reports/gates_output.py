@@ -26,7 +26,7 @@ def fmt(value: float | None) -> str:
 
 
 def _name(v: Verdict) -> str:
-    return f"{v.key} [{v.window}]" if v.window else v.key
+    return f"{v.key} [{v.window}]" if v.window and "@" not in v.key else v.key
 
 
 def _change(v: Verdict) -> str:

@@ -26,6 +26,12 @@ def test_parse_forms() -> None:
         60.0, 180.0
     )
     assert parse_gate("retention_30s.lo", ">= 0.5").stat == "lo"
+    at = parse_gate("ID:chat_rtt_ms.p99@mini_peak_2", "< 800")
+    assert (at.market, at.metric, at.stat, at.window) == (
+        "ID", "chat_rtt_ms", "p99", Window("mini_peak_2", "mini_peak_2"),
+    )  # fmt: skip
+    assert parse_gate("join_ms.p95@60..180", "< 1").window == Window(60.0, 180.0)
+    assert parse_gate("join_ms.p95@a..b", "< 1").window == Window("a", "b")
 
 
 @pytest.mark.parametrize(
@@ -43,6 +49,8 @@ def test_parse_forms() -> None:
         ("chat_rtt_ms.p95", {"window": "x"}, "needs threshold"),
         ("chat_rtt_ms.p95", {"threshold": "< 600", "window": [180, 60]}, "after its start"),
         ("chat_rtt_ms.p95", {"threshold": "< 600", "window": [1, 2, 3]}, "event name"),
+        ("chat_rtt_ms.p95@9..3", "< 600", "after its start"),
+        ("chat_rtt_ms.p95@x", {"threshold": "< 600", "window": "y"}, "in the key or the table"),
     ],
 )
 def test_malformed_gates_name_the_key(key: str, spec: object, fragment: str) -> None:
