@@ -62,6 +62,49 @@ class Behavior(BaseModel):
     announce_arrival_boost: float = Field(ge=1, le=10, description="arrival rate × announced")
     cac_paid_usd: float = Field(ge=0, le=10000, description="paid acquisition cost per viewer, USD")
     cac_referral_ratio: float = Field(ge=0, le=1, description="referred CAC ÷ paid CAC")
+    # Quality of experience → behaviour.
+    startup_onset_s: float = Field(ge=0, le=60, description="startup delay before anyone quits, s")
+    startup_abandon_per_s: float = Field(
+        ge=0, le=1, description="extra share quitting per second of startup past the onset"
+    )
+    failed_start_return_pp: float = Field(
+        ge=0, le=1, description="return chance lost after a failed start, fraction points"
+    )
+    rebuffer_watch_loss: float = Field(
+        ge=0, le=1, description="share of watch time lost per 1 % rebuffering"
+    )
+    hd_watch_bonus: float = Field(ge=0, le=2, description="extra watch time at HD, fraction")
+    hd_min_height: float = Field(ge=144, le=2160, description="smallest HD height, px")
+    interactive_ms: float = Field(
+        ge=0, le=60_000, description="host-behind-chat lag that still feels interactive, ms"
+    )
+    latency_leave_per_s: float = Field(
+        ge=0, le=1, description="extra share leaving the decision window per s of lag over that"
+    )
+    cliff_start_ms: float = Field(ge=0, le=60_000, description="lag where the cliff begins, ms")
+    cliff_full_ms: float = Field(ge=0, le=60_000, description="lag of the full cliff, ms")
+    cliff_leave: float = Field(
+        ge=0, le=1, description="extra share leaving the decision window at the full cliff"
+    )
+    # Arrivals.
+    daily_peak_hour: float = Field(ge=0, lt=24, description="local hour of peak arrivals")
+    daily_amplitude: float = Field(ge=0, lt=1, description="daily cycle: rate × (1 ± a)")
+    opening_boost: float = Field(ge=0, le=100, description="extra arrival rate at stream start, ×")
+    opening_decay_min: float = Field(gt=0, le=600, description="decay of that boost, min")
+    # Interaction, commerce, referral, series.
+    chat_room_ref: float = Field(ge=1, le=1e7, description="room size where chat starts to fall")
+    aov_sigma: float = Field(ge=0, le=3, description="log-sd of order value")
+    lottery_share_boost: float = Field(
+        ge=1, le=10, description="share chance × when present at a lottery"
+    )
+    flash_deal_buy_boost: float = Field(
+        ge=1, le=10, description="purchase chance × when present at a flash deal"
+    )
+    untrusted_return_factor: float = Field(
+        ge=0, le=1, description="return chance × for viewers who never built trust"
+    )
+    referred_churn_cut: float = Field(ge=0, le=1, description="referred churn lower by, fraction")
+    referred_value_boost: float = Field(ge=1, le=5, description="referred order value ×")
 
 
 def _all_optional(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:

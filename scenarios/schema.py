@@ -181,6 +181,10 @@ class Market(_Strict):
     evening_congestion: bool = Field(
         True, description="apply the `evening` last mile 20:00–23:00 local"
     )
+    lastmile: dict[AccessKind, str] = Field(
+        default_factory=dict,
+        description="last-mile profile per access kind (name or inline tc spec); default the kind",
+    )
     preset: PresetName | None = Field(None, description="behaviour preset; default by code")
     behavior: BehaviorOverrides = Field(default_factory=BehaviorOverrides)
     qoe: QoE | None = None
@@ -227,6 +231,12 @@ class Infra(_Strict):
         50_000, gt=0, le=1e9, description="interaction service capacity, messages/s"
     )
     interaction_base_ms: float = Field(15, ge=0, le=10_000, description="service time, ms")
+    join_round_trips: float = Field(
+        6, ge=1, le=50, description="round trips to join: signalling, ICE and DTLS handshakes"
+    )
+    join_timeout_s: float = Field(
+        30, gt=0, le=600, description="a join waiting longer at a full edge fails, s"
+    )
 
 
 class Variant(_Strict):

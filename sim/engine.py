@@ -1,0 +1,356 @@
+"""The event loop: SimPy processes for the clock (queues), each market's arrivals and the host.
+
+Order matters where load feeds back, so the model is event-driven at 10-s steps:
+
+1. the `clock` process, at each step, releases the slots of viewers who left, computes every
+   market's concurrency, the message rate it sends to the interaction service and that
+   service's response time, then fires the step's tick event;
+2. each market's `arrivals` process (in market order, woken by the tick) takes the viewers who
+   arrive in the step — its organic slots (a non-homogeneous Poisson process with the local daily
+   cycle, the opening and the announcements, see `schedule`) and any invitees due now — and
+   runs their joins against the edge's current state, their experience and their journeys as
+   array operations; invitees of this step's sharers go into the calendar of later steps
+   (referral generations);
+3. the `host` process announces, starts and ends mini-peaks (`host_log`).
+
+Per-viewer draws that do not depend on load (arrival quantiles, access, path, behaviour
+uniforms) are made up front for all organic slots of a market from named streams (`sim.rng`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import numpy as np
+import simpy
+from numpy.typing import NDArray
+
+from scenarios.schema import Market, Scenario
+from sim.capacity import EdgeQueue, InteractionQueue
+from sim.journey import U_ROWS, Journey, StreamContext, journeys
+from sim.paths import ACCESS, MarketPaths, Paths, market_paths
+from sim.qoe import Conditions, Experience, experience, with_fixed
+from sim.result import SERIES, SimResult
+from sim.rng import Streams
+from sim.schedule import (
+    Grid,
+    HostEvent,
+    arrival_times,
+    arrival_weights,
+    host_events,
+    local_hours,
+    stay_clock,
+)
+
+__all__ = ["run"]
+
+FloatArray = NDArray[np.float64]
+Batch = dict[str, NDArray[Any]]
+_EXP_KEYS = ("join_ms", "startup_ms", "g2g_latency_ms", "chat_rtt_ms", "answer_ms", "order_ms",
+             "rebuffer_ratio", "freeze_per_min", "resolution", "kbps", "fps")  # fmt: skip
+_JOURNEY_KEYS = ("start_s", "leave_s", "watch_s", "abandoned", "failed", "trusted", "ordered",
+                 "order_s", "shared", "share_s", "returned", "repurchased")  # fmt: skip
+
+
+class _MarketModel:
+    """One market's organic slots, calendar of invitees, per-step bookkeeping and batches."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        index: int,
+        market: Market,
+        grid: Grid,
+        events: list[HostEvent],
+        streams: Streams,
+        edge: EdgeQueue,
+    ) -> None:
+        code = market.code
+        self.scenario, self.index, self.market, self.grid, self.edge = (
+            scenario, index, market, grid, edge)  # fmt: skip
+        self.behavior = market.resolved_behavior()
+        self.paths: MarketPaths = market_paths(scenario, market)
+        self.ctx = StreamContext(
+            behavior=self.behavior,
+            localized=market.localized,
+            incentive=market.incentive,
+            grid=grid,
+            events=tuple(events),
+            clock=stay_clock(grid, events, self.behavior.mini_peak_stay_boost),
+            join_timeout_s=scenario.infra.join_timeout_s,
+            series_streams=scenario.scenario.series_streams,
+        )
+        self.access_cdf = np.cumsum(list(market.access.shares().values()))
+        n = int(streams.get(f"{code}/count").poisson(market.audience))
+        weights = arrival_weights(scenario, market, self.behavior, grid, events)
+        self.arrival = arrival_times(weights, grid, np.sort(streams.uniform(f"{code}/arrival", n)))
+        self.access = self._access(streams.uniform(f"{code}/access", n))
+        hours = local_hours(scenario, market, self.arrival)
+        rngs = {kind: streams.get(f"{code}/path/{kind}") for kind in ACCESS}
+        self.path = self.paths.sample(self.access, hours, rngs)
+        self.u = np.stack([streams.uniform(f"{code}/u/{row}", n) for row in U_ROWS])
+        self.bounds = np.searchsorted(self.arrival, grid.edges)
+        self.bounds[-1] = n
+        self.rng_referred = streams.get(f"{code}/referred")
+        self.rng_invites = streams.get(f"{code}/invites")
+        self.rng_qoe = streams.get(f"{code}/qoe")
+        self.calendar: dict[int, list[tuple[FloatArray, NDArray[np.int16]]]] = {}
+        steps = grid.n
+        self.start_diff = np.zeros(steps + 2)
+        self.leave_diff = np.zeros(steps + 2)
+        self.arrivals = np.zeros(steps)
+        self.concurrent = 0.0
+        self.batches: list[Batch] = []
+
+    def _access(self, u: FloatArray) -> NDArray[np.int8]:
+        idx = np.searchsorted(self.access_cdf, u, side="right")
+        return np.minimum(idx, len(ACCESS) - 1).astype(np.int8)
+
+    def tick(self, b: int) -> float:
+        """Concurrency at the start of step `b` (viewers between first frame and leaving)."""
+        self.concurrent += self.start_diff[b] - self.leave_diff[b]
+        return self.concurrent
+
+    def step(self, b: int, interaction_ms: float) -> None:
+        """Join, experience and journeys of the viewers arriving in step `b`."""
+        lo, hi = int(self.bounds[b]), int(self.bounds[b + 1])
+        due = self.calendar.pop(b, [])
+        n_ref = sum(t.size for t, _ in due)
+        if hi == lo and n_ref == 0:
+            return
+        arrival = self.arrival[lo:hi]
+        access = self.access[lo:hi]
+        path = _slice_paths(self.path, lo, hi)
+        u = self.u[:, lo:hi]
+        generation = np.zeros(hi - lo, dtype=np.int16)
+        if n_ref:
+            t_ref = np.concatenate([t for t, _ in due])
+            g_ref = np.concatenate([g for _, g in due])
+            rng = self.rng_referred
+            a_ref = self._access(rng.random(n_ref))
+            p_ref = self.paths.sample(
+                a_ref, local_hours(self.scenario, self.market, t_ref), None, rng
+            )
+            u_ref = rng.random((len(U_ROWS), n_ref))
+            arrival = np.concatenate([arrival, t_ref])
+            order = np.argsort(arrival, kind="stable")
+            arrival = arrival[order]
+            access = np.concatenate([access, a_ref])[order]
+            path = _take_paths(_concat_paths(path, p_ref), order)
+            u = np.concatenate([u, u_ref], axis=1)[:, order]
+            generation = np.concatenate([generation, g_ref])[order]
+        n = arrival.size
+        self.arrivals[b] += n
+        referred = generation > 0
+        wait_ms, join_ms, share = self.edge.conditions(b, n)
+        cond = Conditions(wait_ms, join_ms, share, interaction_ms)
+        exp = experience(self.scenario, path, u[0], cond)
+        exp = with_fixed(exp, self.market.qoe, self.rng_qoe)
+        j = journeys(self.ctx, arrival, access > 0, referred, exp, wait_ms / 1000.0, u)
+        self._admit(b, j, exp)
+        invites = self._refer(b, j, generation)
+        self.batches.append(_batch(self, arrival, access, path, generation, exp, j, invites))
+
+    def _admit(self, b: int, j: Journey, exp: Experience) -> None:
+        started = ~j.abandoned
+        first = b + 1  # this step's snapshot is taken; changes count from the next one
+        start_b = np.maximum(self.grid.bucket(j.start_s[started]), first)
+        leave_b = np.maximum(self.grid.bucket(j.leave_s[started]), first)
+        np.add.at(self.start_diff, start_b, 1.0)
+        np.add.at(self.leave_diff, leave_b, 1.0)
+        self.edge.admit(leave_b, exp.kbps[started])
+
+    def _refer(self, b: int, j: Journey, generation: NDArray[np.int16]) -> NDArray[np.int32]:
+        """Draw sharers' accepted invitations and put the invitees in the calendar."""
+        accepted = np.zeros(generation.size, dtype=np.int32)
+        sharers = np.flatnonzero(j.shared)
+        if sharers.size == 0:
+            return accepted
+        beh, rng = self.behavior, self.rng_invites
+        sent = rng.poisson(beh.invites_per_share, sharers.size)
+        got = rng.binomial(sent, beh.invite_conversion)
+        accepted[sharers] = got
+        total = int(got.sum())
+        if total == 0:
+            return accepted
+        t = np.repeat(j.share_s[sharers], got) + rng.exponential(beh.invitee_delay_min * 60, total)
+        gen = (np.repeat(generation[sharers], got) + 1).astype(np.int16)
+        keep = t < self.grid.duration_s
+        t, gen = t[keep], gen[keep]
+        steps = np.maximum(self.grid.bucket(t), b + 1)
+        for step in np.unique(steps):
+            sel = steps == step
+            self.calendar.setdefault(int(step), []).append((t[sel], gen[sel]))
+        return accepted
+
+
+def _slice_paths(p: Paths, lo: int, hi: int) -> Paths:
+    return Paths(p.rtt_ms[lo:hi], p.jitter_ms[lo:hi], p.loss[lo:hi], p.burst_len[lo:hi],
+                 p.down_kbit[lo:hi], p.profile[lo:hi])  # fmt: skip
+
+
+def _concat_paths(a: Paths, b: Paths) -> Paths:
+    return Paths(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in _PATH_FIELDS))
+
+
+def _take_paths(p: Paths, order: NDArray[np.intp]) -> Paths:
+    return Paths(*(getattr(p, f)[order] for f in _PATH_FIELDS))
+
+
+_PATH_FIELDS = ("rtt_ms", "jitter_ms", "loss", "burst_len", "down_kbit", "profile")
+
+
+def _batch(
+    m: _MarketModel,
+    arrival: FloatArray,
+    access: NDArray[np.int8],
+    path: Paths,
+    generation: NDArray[np.int16],
+    exp: Experience,
+    j: Journey,
+    invites: NDArray[np.int32],
+) -> Batch:
+    out: Batch = {
+        "market": np.full(arrival.size, m.index, dtype=np.int16),
+        "access": access,
+        "profile": (path.profile + m.index * (len(ACCESS) + 1)).astype(np.int16),
+        "arrival_s": arrival,
+        "referred": generation > 0,
+        "generation": generation,
+        "rtt_ms": path.rtt_ms,
+        "jitter_ms": path.jitter_ms,
+        "loss": path.loss,
+        "invites": invites,
+        "gmv": j.order_usd,
+    }
+    for key in _EXP_KEYS:
+        out[key] = getattr(exp, key)
+    for key in _JOURNEY_KEYS:
+        out[key] = getattr(j, key)
+    return out
+
+
+def run(
+    scenario: Scenario,
+    replication: int,
+    progress: Callable[[float], None] | None = None,
+) -> SimResult:
+    """Simulate one replication of `scenario` (see `sim.simulate`)."""
+    streams = Streams(scenario.scenario.seed, replication)
+    grid = Grid(scenario.stream.duration_min * 60.0)
+    events = host_events(scenario)
+    edge_of: dict[str, EdgeQueue] = {}
+    edge_queues = []
+    for edge in scenario.infra.edges:
+        queue = EdgeQueue(edge, grid.n, grid.step_s)
+        edge_queues.append(queue)
+        for code in edge.markets:
+            edge_of.setdefault(code, queue)
+    models = []
+    for i, market in enumerate(scenario.markets):
+        queue = edge_of.get(market.code) or EdgeQueue(None, grid.n, grid.step_s)
+        if market.code not in edge_of:
+            edge_queues.append(queue)
+        models.append(_MarketModel(scenario, i, market, grid, events, streams, queue))
+    interaction = InteractionQueue(
+        scenario.infra.interaction_msgs_per_s, scenario.infra.interaction_base_ms, grid.step_s
+    )
+    series = {name: np.zeros((len(models), grid.n)) for name in SERIES}
+    interaction_ms = np.zeros(grid.n)
+    chat_rate = np.zeros((len(models), grid.n))  # per viewer, messages/s
+    polls = [ev for ev in events if ev.kind == "poll"]
+
+    env = simpy.Environment()
+    ticks = [env.event() for _ in range(grid.n)]
+    host_log: list[tuple[float, str, str]] = []
+
+    def clock() -> Generator[simpy.Event, Any, None]:
+        for b in range(grid.n):
+            for q in edge_queues:
+                q.tick(b)
+            conc = np.array([m.tick(b) for m in models])
+            room = float(conc.sum())
+            t_mid = (b + 0.5) * grid.step_s
+            poll_s = sum(ev.end_s - ev.start_s for ev in polls if ev.start_s <= t_mid < ev.end_s)
+            msgs = 0.0
+            for i, m in enumerate(models):
+                beh = m.behavior
+                chat = (
+                    beh.chat_per_min
+                    / 60.0
+                    * (max(room, beh.chat_room_ref) / beh.chat_room_ref) ** -beh.chat_room_exponent
+                )
+                chat_rate[i, b] = chat
+                series["concurrent"][i, b] = conc[i]
+                series["chat_per_s"][i, b] = conc[i] * chat
+                series["likes_per_s"][i, b] = conc[i] * beh.like_per_min / 60.0
+                series["questions_per_s"][i, b] = conc[i] * beh.question_per_hour / 3600.0
+                series["votes_per_s"][i, b] = conc[i] * beh.vote_prob / poll_s if poll_s else 0.0
+                msgs += (
+                    series["chat_per_s"][i, b]
+                    + series["likes_per_s"][i, b]
+                    + series["questions_per_s"][i, b]
+                    + series["votes_per_s"][i, b]
+                )
+            interaction_ms[b] = interaction.tick(msgs)
+            ticks[b].succeed(b)
+            if progress is not None and b % max(1, grid.n // 100) == 0:
+                progress(b / grid.n)
+            yield env.timeout(grid.step_s)
+
+    def arrivals(m: _MarketModel) -> Generator[simpy.Event, Any, None]:
+        for b in range(grid.n):
+            yield ticks[b]
+            m.step(b, float(interaction_ms[b]))
+
+    def host() -> Generator[simpy.Event, Any, None]:
+        marks = sorted(
+            [(ev.announce_s, 0, "announce", ev.kind) for ev in events]
+            + [(ev.start_s, 1, "start", ev.kind) for ev in events]
+            + [(ev.end_s, 2, "end", ev.kind) for ev in events]
+        )
+        for t, _, what, kind in marks:
+            yield env.timeout(t - env.now)
+            host_log.append((float(env.now), what, kind))
+
+    env.process(clock())
+    for m in models:
+        env.process(arrivals(m))
+    env.process(host())
+    env.run(until=grid.duration_s + 1e-6)
+    if progress is not None:
+        progress(1.0)
+
+    from sim.counts import finish  # local: keeps the engine's import graph flat
+
+    viewers = finish(models, chat_rate, grid, events, streams)
+    for i, m in enumerate(models):
+        series["arrivals"][i] = m.arrivals
+        orders = viewers["order_s"][(viewers["market"] == i) & viewers["ordered"]]
+        hist = np.bincount(grid.bucket(orders), minlength=grid.n + 1)[: grid.n]
+        series["orders_per_min"][i] = hist * (60.0 / grid.step_s)
+    profiles = tuple(name for m in models for name in m.paths.names)
+    system = {
+        "interaction_ms": interaction_ms,
+        "edge_utilisation": np.array([q.utilisation for q in edge_queues if q.edge]),
+        "edge_egress_share": np.array([q.egress_share for q in edge_queues if q.edge]),
+    }
+    from sim.outcomes import outcomes
+
+    result = SimResult(
+        scenario_name=scenario.scenario.name,
+        seed=scenario.scenario.seed,
+        replication=replication,
+        markets=tuple(m.code for m in scenario.markets),
+        profiles=profiles,
+        edges=tuple(q.edge.region for q in edge_queues if q.edge),
+        step_s=grid.step_s,
+        duration_s=grid.duration_s,
+        viewers=viewers,
+        series=series,
+        system=system,
+        host_events=tuple(events),
+        host_log=tuple(host_log),
+    )
+    return SimResult(**{**result.__dict__, "outcomes": outcomes(result, scenario)})

@@ -1,0 +1,95 @@
+"""Business outcomes of one replication, overall and per market (DESIGN.md's vocabulary).
+
+Definitions (all over arrivals = organic + referred viewers, unless said otherwise):
+
+- `abandon_before_start`: share who left before the first frame (patience or failed join);
+- `retention_3s` / `retention_30s` / `retention_5m`: share watching at least 3 s / 30 s / 5 min
+  after their first frame;
+- `watch_time_mean_s`: mean watch time, s (0 for those who never started);
+- `interaction_rate`: share who chatted, liked, voted, asked, shared or ordered at least once;
+- `chat_per_viewer_min`: comments per minute watched;
+- `conversion_rate`: share who ordered; `orders`; `gmv` (USD);
+- `referral_k`: accepted invitations per arrival (K = invites per viewer × conversion; invitees
+  whose arrival would fall after the stream still count); `referred_share`: share of arrivals who
+  came through an invite;
+- `return_rate`: share who come back to a later stream of the series; `repurchase_rate`: share
+  of buyers who buy again in a later stream (both 0 when `series_streams` = 1);
+- `cac_blended`: acquisition cost per arrival, USD: organic at `cac_paid_usd`, referred at
+  `cac_paid_usd × cac_referral_ratio`;
+- `peak_concurrent`: the highest concurrency (per market: that market's).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from scenarios.schema import Scenario
+
+if TYPE_CHECKING:
+    from sim.result import SimResult
+
+__all__ = ["business", "outcomes"]
+
+
+def business(
+    v: dict[str, NDArray[Any]],
+    peak_concurrent: float,
+    cac_paid: NDArray[np.float64],
+    cac_ratio: NDArray[np.float64],
+) -> dict[str, float]:
+    """Business metrics of the viewers in `v` (see the module docstring).
+
+    `cac_paid` and `cac_ratio` are per viewer (their market's behaviour).
+    """
+    n = int(v["arrival_s"].shape[0])
+    if n == 0:
+        return {"arrivals": 0.0, "peak_concurrent": float(peak_concurrent)}
+    watch = v["watch_s"]
+    started = ~v["abandoned"]
+    interacted = (
+        v["chats"] + v["likes"] + v["votes"] + v["questions"] + v["shares"] + v["orders"]
+    ) > 0
+    minutes = float(watch.sum()) / 60.0
+    buyers = v["ordered"]
+    referred = v["referred"]
+    cost = np.where(referred, cac_paid * cac_ratio, cac_paid)
+    return {
+        "arrivals": float(n),
+        "peak_concurrent": float(peak_concurrent),
+        "abandon_before_start": float(np.mean(~started)),
+        "retention_3s": float(np.mean(started & (watch >= 3.0))),
+        "retention_30s": float(np.mean(started & (watch >= 30.0))),
+        "retention_5m": float(np.mean(started & (watch >= 300.0))),
+        "watch_time_mean_s": float(watch.mean()),
+        "interaction_rate": float(np.mean(interacted)),
+        "chat_per_viewer_min": float(v["chats"].sum()) / minutes if minutes > 0 else 0.0,
+        "conversion_rate": float(np.mean(buyers)),
+        "orders": float(v["orders"].sum()),
+        "gmv": float(v["gmv"].sum()),
+        "referral_k": float(v["invites"].sum()) / n,
+        "referred_share": float(np.mean(referred)),
+        "return_rate": float(np.mean(v["returned"])),
+        "repurchase_rate": float(np.mean(v["repurchased"][buyers])) if buyers.any() else 0.0,
+        "cac_blended": float(cost.mean()),
+    }
+
+
+def outcomes(result: SimResult, scenario: Scenario) -> dict[str, Any]:
+    """`{"overall": {...}, "markets": {code: {...}}}` of `business` metrics."""
+    v = result.viewers
+    behaviors = [m.resolved_behavior() for m in scenario.markets]
+    paid = np.array([b.cac_paid_usd for b in behaviors])[v["market"]]
+    ratio = np.array([b.cac_referral_ratio for b in behaviors])[v["market"]]
+    conc = result.series["concurrent"]
+    out: dict[str, Any] = {
+        "overall": business(v, float(conc.sum(axis=0).max(initial=0.0)), paid, ratio),
+        "markets": {},
+    }
+    for i, code in enumerate(result.markets):
+        sel = v["market"] == i
+        sub = {k: a[sel] for k, a in v.items()}
+        out["markets"][code] = business(sub, float(conc[i].max(initial=0.0)), paid[sel], ratio[sel])
+    return out
