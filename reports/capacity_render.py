@@ -122,8 +122,8 @@ def capacity_markdown(doc: Mapping[str, Any], *, plot_name: str | None = "capaci
         f"| **total** | | | | | **{totals['instances']}** | | | "
         f"| **{totals['egress_gbps']:.3g} Gbit/s** |",
         "",
-        "Egress is video only (the ladder rung each modelled viewer watched, kbit/s × viewers);",
-        "audio, signalling and retransmissions add a few per cent.",
+        "Egress is video only: each market's mean modelled video bitrate (its ladder rung, kbit/s)",
+        "× concurrent viewers; audio, signalling and retransmissions add a few per cent.",
         "",
     ]
     if plot_name:

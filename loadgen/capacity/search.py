@@ -16,6 +16,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "Curve",
@@ -85,6 +86,29 @@ class Curve:
 
     def passed(self, step: StepResult) -> bool:
         return step.valid and all(limit.holds(step) for limit in self.limits)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for `capacity.json` (the shape `reports.capacity_render` reads)."""
+        return {
+            "steps": [
+                {
+                    "audience": s.audience,
+                    "figures": dict(s.figures),
+                    "duration_s": s.duration_s,
+                    "requests": s.requests,
+                    "valid": s.valid,
+                    "notes": list(s.notes),
+                    "broken": [str(x) for x in self.limits if s.valid and not x.holds(s)],
+                }
+                for s in self.steps
+            ],
+            "limits": [str(x) for x in self.limits],
+            "knee": self.knee,
+            "first_failure": self.first_failure,
+            "bound": self.bound,
+            "reason": self.reason,
+            "broken": list(self.broken),
+        }
 
 
 def parse_steps(text: str) -> list[int]:

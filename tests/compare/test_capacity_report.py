@@ -1,0 +1,130 @@
+"""The model forecast read from a result, the step plan, capacity.json/md and the plot."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from loadgen.capacity.search import Limit, StepResult, search_knee
+from loadgen.capacity.steps import per_viewer_rates, step_plan
+from reports.capacity import Knee, plan_capacity
+from reports.capacity_forecast import model_forecast
+from reports.capacity_plots import capacity_figure, latency_series
+from reports.capacity_render import capacity_json, capacity_markdown
+from reports.metrics import dumps
+
+LADDER = {360: 800.0, 720: 2500.0, 1080: 4500.0}
+
+
+def fake_result() -> SimpleNamespace:
+    """Two markets, three 10-s steps; ID busiest in messages at t=10 (a mini-peak)."""
+    z = np.zeros((2, 3))
+    return SimpleNamespace(
+        markets=("ID", "GB"),
+        times_s=np.array([0.0, 10.0, 20.0]),
+        series={
+            "concurrent": np.array([[100.0, 300.0, 200.0], [100.0, 100.0, 100.0]]),
+            "chat_per_s": np.array([[1.0, 20.0, 2.0], [1.0, 4.0, 1.0]]),
+            "likes_per_s": np.array([[2.0, 40.0, 4.0], [0.0, 0.0, 0.0]]),
+            "votes_per_s": z,
+            "questions_per_s": z,
+            "orders_per_min": np.array([[0.0, 24.0, 0.0], [0.0, 0.0, 0.0]]),
+        },
+        viewers={
+            "market": np.array([0, 0, 1, 1]),
+            "start_s": np.array([1.0, np.nan, 2.0, 3.0]),  # the 2nd ID viewer never started
+            "kbps": np.array([800.0, 99999.0, 2500.0, 4500.0]),
+        },
+        host_events=(SimpleNamespace(kind="lottery", announce_s=0.0, start_s=10.0, end_s=15.0),),
+    )
+
+
+def test_model_forecast_reads_peaks_rates_and_bitrates() -> None:
+    f = model_forecast(fake_result(), {"sg": ["ID"], "fra": ["GB"]}, LADDER)
+    assert f.kbps == {"ID": 800.0, "GB": 3500.0}  # only viewers who started count
+    sg, fra = f.regions
+    assert (sg.peak_concurrent, sg.peak_t_s, sg.peak_msgs_per_s) == (300.0, 10.0, 60.0)
+    assert sg.mini_peak_msgs_per_s == 60.0
+    assert sg.peak_egress_gbps == pytest.approx(300 * 800 / 1e6)
+    assert fra.peak_egress_gbps == pytest.approx(100 * 3500 / 1e6)
+    assert f.busiest_t_s == 10.0
+    # at t=10: 400 viewers, 24 chats/s, 40 likes/s, 0.4 orders/s
+    assert f.rates == pytest.approx(
+        {"chat": 24 / 400, "like": 40 / 400, "vote": 0.0, "question": 0.0, "order": 0.4 / 400}
+    )
+    assert f.mix == {"ID": 0.75, "GB": 0.25}
+
+
+def test_model_forecast_falls_back_to_the_ladder() -> None:
+    r = fake_result()
+    r.viewers = {"market": np.array([0, 1]), "start_s": np.array([0.0, 0.0]),
+                 "resolution": np.array([720, 1080])}  # fmt: skip
+    assert model_forecast(r, {}, LADDER).kbps == {"ID": 2500.0, "GB": 4500.0}
+
+
+def test_step_plan_holds_the_audience_at_the_rates() -> None:
+    rates = per_viewer_rates(400.0, {"chat": 24.0, "like": 40.0})
+    assert rates == {"chat": 0.06, "like": 0.1}
+    plan = step_plan(50, duration_s=30.0, rates=rates, seed=1, ramp_s=5.0,
+                     mix={"ID-4g": 0.75, "GB-wifi": 0.25})  # fmt: skip
+    again = step_plan(50, duration_s=30.0, rates=rates, seed=1, ramp_s=5.0,
+                      mix={"ID-4g": 0.75, "GB-wifi": 0.25})  # fmt: skip
+    assert plan == again  # deterministic
+    assert len(plan.scripts) == 50 and plan.curve[-1] == 50 and plan.curve[0] <= 50
+    assert sum(s.profile == "ID-4g" for s in plan.scripts) == 37  # 37.5: the tie goes to GB
+    assert {s.market for s in plan.scripts} == {"ID", "GB"}
+    for s in plan.scripts:
+        assert s.start_s <= 5.0 and s.actions[0][1] == "join" and s.actions[-1] == (30.0, "leave")
+        assert [t for t, _ in s.actions] == sorted(t for t, _ in s.actions)
+    chats = sum(k == "chat" for s in plan.scripts for _, k in s.actions)
+    # Poisson: 50 viewers × ~27 s × 0.06/s ≈ 81 chats; a loose 4-sigma band
+    assert 45 < chats < 120
+    assert plan.source["kind"] == "capacity-step"
+    with pytest.raises(ValueError):
+        step_plan(0, duration_s=30.0, rates=rates, seed=1)
+    with pytest.raises(ValueError):
+        step_plan(5, duration_s=3.0, rates=rates, seed=1)
+    with pytest.raises(ValueError):
+        step_plan(5, duration_s=30.0, rates={"dance": 1.0}, seed=1)
+
+
+def _curve() -> dict:
+    def measure(a: int) -> StepResult:
+        return StepResult(a, {"chat_rtt_ms.p95": 40.0 + a, "join_ms.p95": 20.0,
+                              "error_rate": 0.0}, requests=10 * a)  # fmt: skip
+
+    return search_knee(measure, [100, 300, 600], [Limit("chat_rtt_ms.p95", "<", 600.0)]).to_json()
+
+
+def test_capacity_json_markdown_and_figure() -> None:
+    curve = _curve()
+    assert curve["knee"] == 300 and curve["steps"][2]["broken"] == ["chat_rtt_ms.p95 < 600"]
+    forecast = model_forecast(fake_result(), {"sg": ["ID"], "fra": ["GB"]}, LADDER)
+    knee = Knee(viewers=300)
+    plans = plan_capacity(forecast.regions, knee, 0.3)
+    doc = capacity_json(
+        curve=curve, knee=knee, measured=True, forecasts=forecast.regions, plans=plans,
+        meta={"scenario": "t", "headroom": 0.3, "seed": 1, "target": "http://127.0.0.1:1"},
+    )  # fmt: skip
+    back = json.loads(dumps(doc))
+    assert back["totals"] == {"instances": 3, "egress_gbps": pytest.approx((0.24 + 0.35) * 1.3)}
+    assert [p["instances"] for p in back["plan"]] == [2, 1]  # 300 × 1.3 / 300 → 2; 130 / 300 → 1
+    assert back["knee"] == {"viewers": 300, "msgs_per_s": None, "measured": True,
+                            "bound": "target",
+                            "reason": "chat_rtt_ms.p95 < 600 broken at 600 viewers"}  # fmt: skip
+    md = capacity_markdown(back)
+    assert "**One instance holds 300 concurrent viewers**" in md
+    assert (
+        "| sg | ID | 300 | 60 | 60 | **2** | viewers | 50% | 0.24 Gbit/s | **0.312 Gbit/s** |" in md
+    )
+    assert "| 600 | 640 | 0 | 20 | 6000 | breaks chat_rtt_ms.p95 < 600 |" in md
+    assert latency_series(curve) == {
+        "chat_rtt_ms.p95": ([100, 300, 600], [140.0, 340.0, 640.0]),
+        "join_ms.p95": ([100, 300, 600], [20.0, 20.0, 20.0]),
+    }
+    assert isinstance(capacity_figure(curve, back["plan"]), Figure)
+    assert isinstance(capacity_figure(None, back["plan"]), Figure)
