@@ -61,6 +61,11 @@ class StreamScheduler:
         self.retransmissions = 0
 
     @property
+    def last_departure_ms(self) -> float:
+        """Delivery time of the latest chunk so far (ms; -inf before the first)."""
+        return self._last
+
+    @property
     def chunk_limit(self) -> int:
         """Bytes to read per chunk: ≤ 10 ms of serialisation at the rate, within [MSS, 64 KiB]."""
         rate = self.direction.rate_kbit

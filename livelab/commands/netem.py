@@ -1,0 +1,105 @@
+"""`livelab netem udp-relay|tcp-relay`: impairing relays driven by a network profile."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("netem", help="impair real traffic with a network profile")
+    sub = parser.add_subparsers(dest="netem_command", metavar="ACTION", required=True)
+    for kind, helptext in (
+        ("udp-relay", "relay UDP datagrams through a profile (delay, jitter, loss, rate, …)"),
+        (
+            "tcp-relay",
+            "relay TCP connections through a profile (delay, jitter, bandwidth; loss as RTO)",
+        ),
+    ):
+        p = sub.add_parser(kind, help=helptext)
+        p.add_argument("--profile", required=True, help="profile name, MARKET-LASTMILE or tc spec")
+        p.add_argument("--origin", default="hk", help="origin for MARKET-LASTMILE (hk, hangzhou)")
+        p.add_argument("--listen", required=True, help="HOST:PORT to listen on (port 0: any)")
+        p.add_argument("--to", required=True, dest="target", help="HOST:PORT to relay to")
+        p.add_argument("--seed", type=int, default=None, help="seed for reproducible impairment")
+        p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+        p.add_argument(
+            "--stats-every", type=float, default=0.0, help="print stats every S seconds (0: off)"
+        )
+        p.add_argument(
+            "--allow-remote", action="store_true", help="allow non-loopback --listen/--to"
+        )
+        p.set_defaults(func=_run, relay_kind=kind)
+
+
+def _stats_line(relay: Any) -> str:
+    return "stats " + json.dumps(asdict(relay.stats), default=str)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from netem_profiles import load_profile
+    from netem_profiles.netio import check_loopback, parse_hostport
+    from netem_profiles.tcp_relay import TcpRelay
+    from netem_profiles.timing import new_event_loop, set_timer_slack_ns
+    from netem_profiles.udp_relay import UdpRelay
+
+    listen = parse_hostport(args.listen, "--listen")
+    target = parse_hostport(args.target, "--to")
+    check_loopback(listen[0], "--listen", args.allow_remote)
+    check_loopback(target[0], "--to", args.allow_remote)
+    profile = load_profile(args.profile, origin=args.origin)
+    if args.allow_remote:
+        print(
+            f"warning: relaying real traffic from {listen[0]}:{listen[1]} to "
+            f"{target[0]}:{target[1]} through profile {profile.name!r}",
+            file=sys.stderr,
+        )
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        relay: UdpRelay | TcpRelay
+        if args.relay_kind == "udp-relay":
+            relay = UdpRelay(profile, listen, target, rng=args.seed)
+        else:
+            relay = TcpRelay(profile, listen, target, rng=args.seed)
+        host, port = await relay.start()
+        print(
+            f"{args.relay_kind} listening on {host}:{port} -> {target[0]}:{target[1]} "
+            f"profile {profile.name!r} (rtt {profile.rtt_ms:g} ms)",
+            flush=True,
+        )
+        deadline = None if args.duration is None else loop.time() + args.duration
+        while not stop.is_set():
+            timeout = args.stats_every or None
+            if deadline is not None:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                timeout = min(timeout, left) if timeout else left
+            try:
+                await asyncio.wait_for(stop.wait(), timeout)
+            except TimeoutError:
+                if args.stats_every:
+                    print(_stats_line(relay), flush=True)
+        if isinstance(relay, UdpRelay):
+            relay.close()
+        else:
+            await relay.close()
+        print(_stats_line(relay), flush=True)
+
+    set_timer_slack_ns(1000)
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    return 0

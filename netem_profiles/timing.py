@@ -1,0 +1,223 @@
+"""Precise asyncio timers, and a histogram of how late scheduled sends really were.
+
+Why: asyncio's default selector on Linux is epoll, whose timeout has millisecond resolution;
+Python rounds it *up* (``math.ceil(timeout * 1e3)``), so a timer due in 0.2 ms wakes the loop
+after 1 ms, and timer-driven sends are late by up to 1 ms plus the kernel's timer slack
+(50 µs by default). For a packet scheduler that is the whole error budget. `PreciseSelector`
+keeps epoll for the file descriptors but arms a ``timerfd`` (nanosecond resolution, on the
+monotonic clock that asyncio uses) for the loop's next deadline and waits on epoll without a
+timeout, so the loop wakes when the deadline passes, not up to a millisecond later. No busy
+waiting. `new_event_loop()` builds a loop with it (falling back to the default loop where
+timerfd is unavailable); `set_timer_slack_ns()` lowers the process's timer slack.
+
+`LatenessHistogram` records actual − scheduled send times in 10 µs bins, cheaply enough for
+every packet, and reports percentiles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import math
+import os
+import select
+import selectors
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "LatenessHistogram",
+    "LatenessSnapshot",
+    "PreciseSelector",
+    "new_event_loop",
+    "precise_timers_available",
+    "set_timer_slack_ns",
+]
+
+log = logging.getLogger(__name__)
+
+_CLOCK_MONOTONIC = 1
+_TFD_NONBLOCK = 0o4000
+_TFD_CLOEXEC = 0o2000000
+_PR_SET_TIMERSLACK = 29
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+def _libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        lib.timerfd_create  # noqa: B018 - probe that the symbol exists
+    except (OSError, AttributeError):
+        return None
+    return lib
+
+
+_LIBC = _libc()
+
+
+def precise_timers_available() -> bool:
+    """True where `PreciseSelector` can work (Linux with timerfd and epoll)."""
+    return _LIBC is not None and hasattr(select, "epoll")
+
+
+def set_timer_slack_ns(ns: int = 1000) -> bool:
+    """Lower this thread's timer slack (Linux prctl PR_SET_TIMERSLACK); False if unsupported."""
+    if _LIBC is None:
+        return False
+    return int(_LIBC.prctl(_PR_SET_TIMERSLACK, ctypes.c_ulong(ns), 0, 0, 0)) == 0
+
+
+class PreciseSelector(selectors.EpollSelector):
+    """An epoll selector that wakes on a timerfd for sub-millisecond timeouts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        if _LIBC is None:
+            raise OSError("timerfd is not available on this platform")
+        fd = int(_LIBC.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC))
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        self._tfd = fd
+        self._armed = False
+        self._epoll: Any = self._selector  # type: ignore[attr-defined]
+        self._epoll.register(fd, select.EPOLLIN)
+
+    def _arm(self, timeout: float) -> None:
+        ns = max(1, int(timeout * 1e9))  # 0 would disarm the timer
+        spec = _Itimerspec()
+        spec.it_value.tv_sec, spec.it_value.tv_nsec = divmod(ns, 1_000_000_000)
+        if _LIBC.timerfd_settime(self._tfd, 0, ctypes.byref(spec), None) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        self._armed = True
+
+    def _disarm(self) -> None:
+        if self._armed:
+            spec = _Itimerspec()
+            _LIBC.timerfd_settime(self._tfd, 0, ctypes.byref(spec), None)
+            self._armed = False
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is None:
+            self._disarm()
+            poll_timeout = -1.0
+        elif timeout <= 0:
+            poll_timeout = 0.0
+        else:
+            self._arm(timeout)
+            poll_timeout = -1.0  # the timerfd wakes us
+        max_ev = max(len(self.get_map()), 1) + 1
+        ready: list[tuple[selectors.SelectorKey, int]] = []
+        try:
+            fd_event_list = self._epoll.poll(poll_timeout, max_ev)
+        except InterruptedError:
+            return ready
+        for fd, event in fd_event_list:
+            if fd == self._tfd:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(fd, 8)
+                self._armed = False
+                continue
+            events = 0
+            if event & ~select.EPOLLIN:
+                events |= selectors.EVENT_WRITE
+            if event & ~select.EPOLLOUT:
+                events |= selectors.EVENT_READ
+            key = self._key_from_fd(fd)  # type: ignore[attr-defined]
+            if key:
+                ready.append((key, events & key.events))
+        return ready
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._epoll.unregister(self._tfd)
+        os.close(self._tfd)
+        super().close()
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """An asyncio loop whose timers fire within microseconds (see module docstring).
+
+    Falls back to `asyncio.new_event_loop()` where timerfd is unavailable.
+    """
+    if precise_timers_available():
+        return asyncio.SelectorEventLoop(PreciseSelector())
+    log.warning("timerfd unavailable: timers have epoll's 1 ms resolution")
+    return asyncio.new_event_loop()
+
+
+@dataclass(frozen=True)
+class LatenessSnapshot:
+    """Lateness of scheduled sends (ms): count, mean, p50, p99, max (negative = early)."""
+
+    count: int
+    mean_ms: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+class LatenessHistogram:
+    """Actual − scheduled times in 10 µs bins up to 1 s (later ones land in the last bin)."""
+
+    BIN_S = 10e-6
+    BINS = 100_000
+
+    def __init__(self) -> None:
+        self._counts = [0] * self.BINS
+        self._n = 0
+        self._sum = 0.0
+        self._max = -math.inf
+
+    def record(self, late_s: float) -> None:
+        """Record one send that happened ``late_s`` seconds after its due time."""
+        self._n += 1
+        self._sum += late_s
+        if late_s > self._max:
+            self._max = late_s
+        i = int(late_s / self.BIN_S) if late_s > 0 else 0
+        self._counts[min(i, self.BINS - 1)] += 1
+
+    def merge(self, other: LatenessHistogram) -> None:
+        """Add ``other``'s records to this one."""
+        for i, c in enumerate(other._counts):
+            if c:
+                self._counts[i] += c
+        self._n += other._n
+        self._sum += other._sum
+        self._max = max(self._max, other._max)
+
+    def _quantile_s(self, q: float) -> float:
+        target = q * self._n
+        seen = 0
+        for i, c in enumerate(self._counts):
+            seen += c
+            if c and seen >= target:
+                return (i + 1) * self.BIN_S  # upper edge: never flatters
+        return self.BINS * self.BIN_S
+
+    def snapshot(self) -> LatenessSnapshot:
+        """Figures so far, in ms (percentiles are bin upper edges, 10 µs resolution)."""
+        if self._n == 0:
+            return LatenessSnapshot(0, 0.0, 0.0, 0.0, 0.0)
+        return LatenessSnapshot(
+            count=self._n,
+            mean_ms=self._sum / self._n * 1e3,
+            p50_ms=self._quantile_s(0.50) * 1e3,
+            p99_ms=self._quantile_s(0.99) * 1e3,
+            max_ms=self._max * 1e3,
+        )
