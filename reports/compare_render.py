@@ -116,7 +116,7 @@ def _cell(d: Difference) -> str:
     mark = ""
     if d.significant:
         mark = " ▲" if d.better else " ▼"
-    rel = f" ({d.relative:+.1%})" if d.relative is not None and d.significant else ""
+    rel = f" ({100 * d.relative:+.2g} %)" if d.relative is not None and d.significant else ""
     sign = "+" if d.diff > 0 else ""
     return f"{sign}{fmt_number(d.diff)}{rel} {_interval(d.ci95)}{mark}"
 

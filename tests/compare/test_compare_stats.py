@@ -136,7 +136,7 @@ def test_json_and_markdown_render_the_numbers() -> None:
     assert back["recommendation"][0]["best"] == "promo" and back["recommendation"][0]["clear"]
     md = comparison_markdown(comp, recs, {"scenario": "t", "seed": 7})
     assert "| overall | **promo** | 105 |" in md
-    assert "| gmv | 100 | +5 (+5.0%) [5, 5] ▲ |" in md
+    assert "| gmv | 100 | +5 (+5 %) [5, 5] ▲ |" in md
     assert "## ID" in md and "## GB" in md
 
 
