@@ -1,1 +1,29 @@
-"""The aiortc media panel: real viewers behind emulated networks (see `run_panel`)."""
+"""The aiortc media panel: real viewers pulling a WHEP stream through emulated networks.
+
+Public API (used by `livelab panel` and the `livelab run` orchestrator):
+
+* `PanelConfig` — what to run (frozen dataclass); `HealthLimits` — when a generator saturated;
+* `run_panel(config, progress=None)` → `PanelResult` (blocking; Ctrl-C keeps partial results);
+  `run_panel_async` — the same as a cancellable coroutine;
+* `write_outputs(result, out_dir)` — panel.json, panel_timeseries.csv, metrics.json;
+* `parse_profiles("ID-4g:0.5,delay 150ms:0.5")` — the ``--profiles`` mix.
+
+Modules: `receiver` (the jitter-buffer fix, pure), `hook` (wires it into aiortc), `impair`
+(profiles on the ICE datagrams), `viewer`, `decode` (probe barcode reader), `freezes`,
+`rtpstats`, `health`, `config`, `worker` (one process), `runner`, `aggregate`, `output`.
+"""
+
+from loadgen.panel.config import PanelConfig, parse_profiles
+from loadgen.panel.health import HealthLimits
+from loadgen.panel.output import write_outputs
+from loadgen.panel.runner import PanelResult, run_panel, run_panel_async
+
+__all__ = [
+    "HealthLimits",
+    "PanelConfig",
+    "PanelResult",
+    "parse_profiles",
+    "run_panel",
+    "run_panel_async",
+    "write_outputs",
+]

@@ -28,6 +28,7 @@ class FreezeStats:
     frozen_ms: float
     watched_ms: float
     durations_ms: tuple[float, ...]
+    starts_ms: tuple[float, ...] = ()  # when each freeze began (time of the last good frame)
 
     @property
     def per_min(self) -> float:
@@ -57,6 +58,7 @@ def detect_freezes(
         return FreezeStats(0, 0.0, 0.0, ())
     recent: deque[float] = deque(maxlen=WINDOW)
     durations: list[float] = []
+    starts: list[float] = []
     total = 0.0
 
     def judge(gap: float) -> bool:
@@ -71,6 +73,7 @@ def detect_freezes(
             raise ValueError(f"frame times go backwards: {prev} then {t}")
         if judge(gap):
             durations.append(gap)
+            starts.append(prev)
         else:
             if len(recent) == recent.maxlen:
                 total -= recent[0]
@@ -81,4 +84,7 @@ def detect_freezes(
     end = last if end_ms is None else max(end_ms, last)
     if end > last and judge(end - last):
         durations.append(end - last)
-    return FreezeStats(len(durations), float(sum(durations)), end - frame_ms[0], tuple(durations))
+        starts.append(last)
+    return FreezeStats(
+        len(durations), float(sum(durations)), end - frame_ms[0], tuple(durations), tuple(starts)
+    )

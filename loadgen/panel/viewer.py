@@ -1,0 +1,356 @@
+"""One aiortc viewer: WHEP join behind a profile, then watch and measure until told to stop.
+
+Join phases are ms from the start of the join (`Viewer.run` called): ``signalling_ms`` is the
+WHEP POST round trip itself, ``ice_connected_ms``, ``first_packet_ms`` and ``first_frame_ms``
+(first decodable frame: decoded picture for probes, complete frame from a keyframe on for lite
+viewers) are times since the join started. All clocks are wall-clock ms (the barcode's clock),
+injected as ``clock_ms``.
+
+Kinds: ``probe`` decodes and reads the barcode (g2g = decode time − capture time); ``lite`` stops
+at frame assembly. Receivers: ``fixed`` (`loadgen.panel.receiver`) or ``stock`` (aiortc's own,
+probe only; kept to show the difference the fix makes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loadgen.panel.decode import BarcodeDecoder, DecodedFrame
+from loadgen.panel.freezes import detect_freezes
+from loadgen.panel.hook import PanelVideoReceiver
+from loadgen.panel.impair import impair_ice_connection
+from loadgen.panel.receiver import FrameOut, ReceiverPolicy
+from loadgen.panel.rtpstats import StreamCounter
+
+__all__ = ["Viewer", "ViewerRaw", "ViewerSpec", "sdp_candidate_hosts", "wall_ms"]
+
+log = logging.getLogger(__name__)
+
+
+def wall_ms() -> float:
+    """Wall-clock ms since the epoch (the clock the host's barcode uses)."""
+    return time.time() * 1000.0
+
+
+@dataclass(frozen=True)
+class ViewerSpec:
+    """Who a viewer is: its index in the panel, profile key, kind, receiver and RNG seed."""
+
+    index: int
+    profile: str
+    kind: str = "lite"  # "probe" | "lite"
+    receiver: str = "fixed"  # "fixed" | "stock"
+    seed: int = 0
+
+
+@dataclass
+class ViewerRaw:
+    """What a viewer measured, as plain data (picklable across processes)."""
+
+    spec: ViewerSpec
+    process: int = 0
+    join_start_ms: float = 0.0
+    end_ms: float = 0.0
+    phases: dict[str, float | None] = field(default_factory=dict)
+    frame_ms: list[float] = field(default_factory=list)
+    g2g: list[tuple[float, float]] = field(default_factory=list)  # (wall ms, g2g ms)
+    bytes_by_second: dict[int, int] = field(default_factory=dict)
+    streams: list[dict[str, Any]] = field(default_factory=list)
+    counters: dict[str, float] = field(default_factory=dict)
+    candidates: list[str] = field(default_factory=list)  # hosts in our offer's a=candidate
+    remote_candidates: list[str] = field(default_factory=list)  # and in the answer's
+    error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Per-viewer figures for panel.json (no raw series)."""
+        from reports.metrics import distribution
+
+        first = self.frame_ms[0] if self.frame_ms else None
+        fz = detect_freezes(self.frame_ms, end_ms=self.end_ms)
+        watched_s = fz.watched_ms / 1000.0
+        received = sum(s["packets_received"] for s in self.streams)
+        lost = sum(s["packets_lost"] for s in self.streams)
+        expected = sum(s["packets_expected"] for s in self.streams)
+        total_bytes = sum(self.bytes_by_second.values())
+        span_s = (self.end_ms - first) / 1000.0 if first is not None else 0.0
+        return {
+            "index": self.spec.index,
+            "profile": self.spec.profile,
+            "kind": self.spec.kind,
+            "receiver": self.spec.receiver,
+            "process": self.process,
+            "error": self.error,
+            "phases": dict(self.phases),
+            "first_frame_ms": self.phases.get("first_frame_ms"),
+            "stats": {
+                "frames": len(self.frame_ms),
+                "fps": len(self.frame_ms) / span_s if span_s > 0 else 0.0,
+                "watched_s": watched_s,
+                "freeze_count": fz.count,
+                "freeze_count_per_min": fz.per_min,
+                "freeze_ratio": fz.ratio,
+                "frozen_ms": fz.frozen_ms,
+                "g2g_latency_ms": distribution([g for _, g in self.g2g]),
+                "packets_received": received,
+                "packets_lost": lost,
+                "packet_loss": lost / expected if expected else 0.0,
+                "jitter_ms": max((s["jitter_ms"] for s in self.streams), default=0.0),
+                "bitrate_kbps": total_bytes * 8 / 1000.0 / span_s if span_s > 0 else 0.0,
+                "streams": self.streams,
+                **self.counters,
+            },
+            "candidates": self.candidates,
+            "remote_candidates": self.remote_candidates,
+        }
+
+
+class Viewer:
+    """Joins ``whep_url`` with ``session`` (aiohttp) and watches until `stop_at_ms`."""
+
+    def __init__(
+        self,
+        spec: ViewerSpec,
+        whep_url: str,
+        session: Any,
+        stop_at_ms: float,
+        *,
+        process: int = 0,
+        policy: ReceiverPolicy | None = None,
+        clock_ms: Callable[[], float] = wall_ms,
+        stop_event: asyncio.Event | None = None,
+    ) -> None:
+        self.spec = spec
+        self.whep_url = whep_url
+        self.session = session
+        self.stop_at_ms = stop_at_ms
+        self.clock_ms = clock_ms
+        self.policy = policy
+        self.stop_event = stop_event or asyncio.Event()
+        self.raw = ViewerRaw(spec=spec, process=process)
+        self._t0 = 0.0
+        self._decoder: BarcodeDecoder | None = None
+        self._hook: PanelVideoReceiver | None = None
+        self._stock_counters: dict[int, StreamCounter] = {}
+        self._stock_counts = {"nacks_sent": 0, "plis_sent": 0}
+        self._impaired: list[Any] = []
+
+    # --- events -----------------------------------------------------------------------------
+
+    def _phase(self, name: str) -> None:
+        if self.raw.phases.get(name) is None:
+            self.raw.phases[name] = self.clock_ms() - self._t0
+
+    def _rendered(self, now_ms: float) -> None:
+        if not self.raw.frame_ms:
+            self._phase("first_frame_ms")
+        self.raw.frame_ms.append(now_ms)
+
+    def _on_frame(self, frame: FrameOut) -> None:
+        if self._decoder is not None:
+            self._decoder.put(frame)
+        else:
+            self._rendered(frame.done_ms)
+
+    def _on_decoded(self, item: DecodedFrame) -> None:
+        _, now, barcode = item
+        self._rendered(now)
+        if barcode is not None:
+            self.raw.g2g.append((now, now - barcode))
+        else:
+            self.raw.counters["unreadable_frames"] = (
+                self.raw.counters.get("unreadable_frames", 0) + 1
+            )
+
+    def _on_decode_error(self) -> None:
+        self.raw.counters["decode_errors"] = self.raw.counters.get("decode_errors", 0) + 1
+        if self._hook is not None:
+            self._hook.request_keyframe()
+
+    # --- run --------------------------------------------------------------------------------
+
+    async def run(self) -> ViewerRaw:
+        """Join, watch until ``stop_at_ms``, leave; never raises for a failed viewer (the error
+        is in ``raw.error``), only for cancellation."""
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        from netem_profiles.loader import load_profile
+        from stack.ice import rtc_configuration
+
+        self._t0 = self.raw.join_start_ms = self.clock_ms()
+        profile = load_profile(self.spec.profile)
+        rng = random.Random(self.spec.seed)
+        pc = RTCPeerConnection(rtc_configuration())
+        location: str | None = None
+        stock_task: asyncio.Task[None] | None = None
+        try:
+            transceiver = pc.addTransceiver("video", direction="recvonly")
+            receiver = transceiver.receiver
+            if self.spec.receiver == "stock":
+                self._instrument_stock(receiver)
+            else:
+                policy = self.policy or ReceiverPolicy(
+                    initial_rtt_ms=max(1.0, profile.rtt_ms), keep_data=self.spec.kind == "probe"
+                )
+                self._hook = PanelVideoReceiver(policy, self.clock_ms, self._on_frame)
+                self._hook.install(receiver)
+                if self.spec.kind == "probe":
+                    self._decoder = BarcodeDecoder(
+                        self.clock_ms, self._on_decoded, self._on_decode_error
+                    )
+
+            @pc.on("iceconnectionstatechange")
+            def _ice_state() -> None:
+                if pc.iceConnectionState in ("connected", "completed"):
+                    self._phase("ice_connected_ms")
+
+            await pc.setLocalDescription(await pc.createOffer())
+            connection = receiver.transport.transport.iceGatherer._connection
+            self._impaired = impair_ice_connection(connection, profile, rng)
+            self.raw.candidates = sdp_candidate_hosts(pc.localDescription.sdp)
+            sent = self.clock_ms()
+            async with self.session.post(
+                self.whep_url,
+                data=pc.localDescription.sdp,
+                headers={"Content-Type": "application/sdp"},
+            ) as resp:
+                answer = await resp.text()
+                if resp.status != 201:
+                    raise RuntimeError(
+                        f"WHEP POST {self.whep_url}: HTTP {resp.status} {answer[:200]}"
+                    )
+                location = resp.headers.get("Location")
+            self.raw.phases["signalling_ms"] = self.clock_ms() - sent
+            self.raw.remote_candidates = sdp_candidate_hosts(answer)
+            await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+            if self.spec.receiver == "stock":
+                stock_task = asyncio.ensure_future(self._consume_stock(receiver.track))
+            remaining_s = max(0.0, (self.stop_at_ms - self.clock_ms()) / 1000.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), remaining_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a viewer that fails is a measurement, not a crash
+            self.raw.error = f"{type(exc).__name__}: {exc}"
+            log.warning("viewer %d failed: %s", self.spec.index, self.raw.error)
+        finally:
+            self.raw.end_ms = self.clock_ms()
+            await self._leave(pc, location, stock_task)
+        return self.raw
+
+    async def _leave(
+        self, pc: Any, location: str | None, stock_task: asyncio.Task[None] | None
+    ) -> None:
+        self._collect()
+        if self._hook is not None:
+            self._hook.close()
+        if stock_task is not None:
+            stock_task.cancel()
+        if location:
+            try:
+                url = (
+                    location if location.startswith("http") else _join_url(self.whep_url, location)
+                )
+                async with asyncio.timeout(2.0), self.session.delete(url):
+                    pass
+            except (TimeoutError, OSError, RuntimeError) as exc:
+                log.debug("WHEP DELETE failed: %s", exc)
+        try:
+            async with asyncio.timeout(5.0):
+                await pc.close()
+        except TimeoutError:
+            log.warning("viewer %d: peer connection did not close in 5 s", self.spec.index)
+        if self._decoder is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._decoder.close)
+
+    def _collect(self) -> None:
+        counters: dict[int, StreamCounter]
+        if self._hook is not None:
+            counters = self._hook.streams
+            c = self._hook.buffer.counters
+            self.raw.bytes_by_second = dict(self._hook.bytes_by_second)
+            self.raw.counters.update(
+                nacks_sent=c.nacks_sent,
+                nacked_packets=c.nacked_seqs,
+                plis_sent=c.plis_sent,
+                rtx_packets=self._hook.rtx_packets,
+                recovered_packets=c.recovered,
+                skips=c.skips,
+                frames_dropped=c.frames_dropped,
+                rtt_ms=self._hook.buffer.rtt_ms,
+            )
+            if self._hook.first_packet_ms is not None:
+                self.raw.phases["first_packet_ms"] = self._hook.first_packet_ms - self._t0
+        else:
+            counters = self._stock_counters
+            self.raw.counters.update(self._stock_counts)
+        self.raw.streams = [
+            {k: v for k, v in vars(s.snapshot()).items()} for s in counters.values()
+        ]
+
+    # --- stock aiortc receiver (comparison only) ------------------------------------------
+
+    def _instrument_stock(self, receiver: Any) -> None:
+        original = receiver._handle_rtp_packet
+        nack, pli = receiver._send_rtcp_nack, receiver._send_rtcp_pli
+        counts = self._stock_counts
+
+        async def handle(packet: Any, arrival_time_ms: int) -> None:
+            now = self.clock_ms()
+            self._phase("first_packet_ms")
+            codecs = getattr(receiver, "_RTCRtpReceiver__codecs", {})
+            codec = codecs.get(packet.payload_type)
+            size = len(packet.payload) + 12
+            sec = int(now // 1000)
+            self.raw.bytes_by_second[sec] = self.raw.bytes_by_second.get(sec, 0) + size
+            if codec is not None and codec.mimeType.lower() != "video/rtx":
+                ctr = self._stock_counters.setdefault(packet.ssrc, StreamCounter(packet.ssrc))
+                ctr.add(packet.sequence_number, packet.timestamp, now, size)
+            await original(packet, arrival_time_ms)
+
+        async def count_nack(ssrc: int, lost: list[int]) -> None:
+            counts["nacks_sent"] += 1
+            await nack(ssrc, lost)
+
+        async def count_pli(ssrc: int) -> None:
+            counts["plis_sent"] += 1
+            await pli(ssrc)
+
+        receiver._handle_rtp_packet = handle
+        receiver._send_rtcp_nack = count_nack
+        receiver._send_rtcp_pli = count_pli
+
+    async def _consume_stock(self, track: Any) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        from stack.barcode import decode as read_barcode
+
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            self._on_decoded((0, self.clock_ms(), read_barcode(frame)))
+
+
+def sdp_candidate_hosts(sdp: str) -> list[str]:
+    """Connection addresses of every ``a=candidate`` line of ``sdp`` (RFC 8839 §5.1)."""
+    hosts = []
+    for line in sdp.splitlines():
+        if line.startswith("a=candidate:"):
+            fields = line.split()
+            if len(fields) > 4:
+                hosts.append(fields[4])
+    return hosts
+
+
+def _join_url(base: str, path: str) -> str:
+    from urllib.parse import urljoin
+
+    return urljoin(base, path)

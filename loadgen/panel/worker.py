@@ -1,0 +1,107 @@
+"""One panel process: an asyncio loop carrying its share of the viewers (spawned, never forked).
+
+`worker_main` is the process entry point. It restricts ICE to 127.0.0.1, starts the health
+monitor, joins its viewers spread over the ramp, reports progress once a second and, at the end
+(time up, or the parent's stop event), sends every viewer's raw measurements and its health
+samples back on the result queue. SIGINT is ignored here: on Ctrl-C the parent sets the stop
+event, so viewers leave cleanly and partial results survive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+import traceback
+from typing import Any
+
+from loadgen.panel.config import PanelConfig
+from loadgen.panel.health import HealthMonitor
+from loadgen.panel.viewer import Viewer, ViewerRaw, ViewerSpec, wall_ms
+
+__all__ = ["worker_main"]
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 1.0
+
+
+def worker_main(
+    process: int,
+    config: PanelConfig,
+    specs: list[ViewerSpec],
+    results: Any,  # multiprocessing Queue
+    stop: Any,  # multiprocessing Event
+) -> None:
+    """Run ``specs`` in this process and put ("result", process, raws, health) on ``results``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format=f"panel[{process}] %(levelname)s %(message)s")
+    try:
+        raws, health = asyncio.run(_run(process, config, specs, results, stop))
+        results.put(("result", process, raws, health))
+    except BaseException as exc:  # report, then die: the parent must not wait forever
+        results.put(("error", process, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+
+
+async def _run(
+    process: int, config: PanelConfig, specs: list[ViewerSpec], results: Any, stop: Any
+) -> tuple[list[ViewerRaw], dict[str, Any]]:
+    import aiohttp
+
+    from stack.ice import restrict_ice_to_loopback
+
+    restrict_ice_to_loopback()
+    monitor = HealthMonitor()
+    monitor.start()
+    start = wall_ms()
+    stop_at = start + config.duration_s * 1000.0
+    ramp_ms = config.effective_ramp_s * 1000.0
+    stop_event = asyncio.Event()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        viewers = [
+            Viewer(spec, config.whep_url, session, stop_at, process=process, stop_event=stop_event)
+            for spec in specs
+        ]
+
+        async def join_later(i: int, v: Viewer) -> ViewerRaw:
+            delay = ramp_ms * i / max(1, len(viewers)) / 1000.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_event.wait(), delay)
+            if stop_event.is_set():
+                v.raw.error = "stopped before joining"
+                return v.raw
+            return await v.run()
+
+        tasks = [asyncio.ensure_future(join_later(i, v)) for i, v in enumerate(viewers)]
+        watcher = asyncio.ensure_future(_watch(process, viewers, results, stop, stop_event))
+        raws = list(await asyncio.gather(*tasks))
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    await monitor.stop()
+    health = {
+        "cpu_pct": monitor.cpu_pct,
+        "lag_ms": monitor.lag_ms,
+        "interval_s": monitor.interval_s,
+    }
+    return raws, health
+
+
+async def _watch(
+    process: int, viewers: list[Viewer], results: Any, stop: Any, stop_event: asyncio.Event
+) -> None:
+    """Forward the parent's stop, and report progress every second."""
+    next_report = time.monotonic()
+    while True:
+        if stop.is_set():
+            stop_event.set()
+        now = time.monotonic()
+        if now >= next_report:
+            next_report = now + PROGRESS_INTERVAL_S
+            connected = sum(1 for v in viewers if v.raw.frame_ms and not v.raw.end_ms)
+            frames = sum(len(v.raw.frame_ms) for v in viewers)
+            results.put(("progress", process, {"connected": connected, "frames": frames}))
+        await asyncio.sleep(0.2)
