@@ -39,7 +39,13 @@ from reports.metrics import METRICS
 __all__ = ["HostEvent", "RunData", "SampleSet", "load_run", "read_metrics"]
 
 FloatArray = npt.NDArray[np.float64]
-_TIME_KEYS = ("arrive_s", "arrival_s", "t_s", "join_t_s")
+_TIME_KEYS = ("arrival_s", "arrive_s", "t_s", "join_t_s")
+# Vocabulary name → the model's per-viewer array of the same quantity (sim/result.py).
+_VIEWER_ALIASES = {
+    "freeze_count_per_min": "freeze_per_min",
+    "freeze_ratio": "rebuffer_ratio",
+    "packet_loss": "loss",
+}
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,7 @@ class RunData:
     samples: dict[str, SampleSet] = field(default_factory=dict)
     events: tuple[HostEvent, ...] = ()
     timeseries: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+    viewers: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -140,7 +147,8 @@ def load_run(path: str | Path) -> RunData:
     metrics = read_metrics(where / "metrics.json")
     notes: list[str] = []
     samples = _read_samples(where / "samples.npz", notes)
-    for name, sample in _read_viewers(where / "viewers.npz", notes).items():
+    viewers = _read_npz(where / "viewers.npz", notes)
+    for name, sample in _viewer_samples(viewers).items():
         samples.setdefault(name, sample)
     return RunData(
         path=where,
@@ -148,6 +156,7 @@ def load_run(path: str | Path) -> RunData:
         samples=samples,
         events=_read_events(where / "events.json", notes),
         timeseries=_read_timeseries(where / "timeseries.csv", notes),
+        viewers=viewers,
         info=_read_json(where / "run.json", notes),
         notes=tuple(notes),
     )
@@ -193,29 +202,38 @@ def _read_samples(path: Path, notes: list[str]) -> dict[str, SampleSet]:
     return out
 
 
-def _read_viewers(path: Path, notes: list[str]) -> dict[str, SampleSet]:
+def _read_npz(path: Path, notes: list[str]) -> dict[str, npt.NDArray[Any]]:
+    """The per-viewer arrays, with `market` (and `profile`) turned into strings."""
     if not path.exists():
         return {}
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: np.asarray(data[k]) for k in data.files}
     except (OSError, ValueError) as exc:
-        notes.append(f"viewers.npz unreadable: {exc}")
+        notes.append(f"{path.name} unreadable: {exc}")
         return {}
+    time_key = next((k for k in _TIME_KEYS if k in arrays), None)
+    if time_key is not None and "market" in arrays:
+        n = arrays[time_key].size
+        arrays["market"] = _labels(arrays, "market", ("market_names", "market_codes", "markets"), n)
+    return arrays
+
+
+def _viewer_samples(arrays: Mapping[str, npt.NDArray[Any]]) -> dict[str, SampleSet]:
     time_key = next((k for k in _TIME_KEYS if k in arrays), None)
     if time_key is None:
         return {}
     t_s = arrays[time_key].astype(float)
     n = t_s.size
     market = _labels(arrays, "market", ("market_names", "market_codes", "markets"), n)
-    profile = _strings(arrays.get("profile"), n)
+    profile = _labels(arrays, "profile", ("profile_names", "profiles"), n)
     if "profile" not in arrays and "access" in arrays:
         # The model's per-viewer network profile is its market's path plus its last mile.
         access = _labels(arrays, "access", ("access_names", "accesses"), n)
         profile = np.char.add(np.char.add(market, "-"), access)
     out: dict[str, SampleSet] = {}
     for name in METRICS:
-        arr = arrays.get(name)
+        arr = arrays.get(name, arrays.get(_VIEWER_ALIASES.get(name, "")))
         if arr is None or arr.shape != (n,) or arr.dtype.kind not in "fiu":
             continue
         value = arr.astype(float)

@@ -102,3 +102,46 @@ def write_run(
 
 
 RunFactory = Callable[..., Path]
+
+
+def write_model_run(root: Path) -> Path:
+    """A model-style run: metrics.json (with profiles and referral_k), viewers.npz, timeseries.
+
+    Six viewers in ID (market 0) and four in GB (market 1), with known outcomes.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    doc = new_document({"seed": 42, "scenario_hash": "h", "version": "test"})
+    doc["overall"]["referral_k"] = scalar(0.25)
+    doc["overall"]["retention_30s"] = scalar(0.5)
+    doc["markets"]["ID"] = {
+        "referral_k": scalar(0.4),
+        "retention_30s": scalar(0.5, (0.4, 0.6)),
+        "arrivals": scalar(6),
+    }
+    doc["markets"]["GB"] = {"referral_k": scalar(0.1), "arrivals": scalar(4)}
+    doc["profiles"]["ID-4g"] = {
+        "freeze_ratio": {"p50": 0.0, "p95": 0.08, "p99": 0.1, "mean": 0.02, "n": 6}
+    }
+    doc["profiles"]["GB-wifi"] = {"freeze_ratio": scalar(0.001)}
+    (root / "metrics.json").write_text(dumps(doc), "utf-8")
+    np.savez(
+        root / "viewers.npz",
+        market=np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1], dtype=np.int16),
+        market_names=np.array(["ID", "GB"]),
+        access=np.array([1, 1, 0, 0, 2, 1, 0, 0, 0, 1], dtype=np.int8),
+        access_names=np.array(["wifi", "4g", "5g"]),
+        arrival_s=np.array([0.0, 5, 10, 20, 40, 80, 0, 30, 60, 90]),
+        watch_s=np.array([0.0, 2, 40, 400, 29.9, 30, 0, 100, 3, 5000]),
+        abandoned=np.array([1, 0, 0, 0, 0, 0, 1, 0, 0, 0], dtype=bool),
+        trusted=np.array([0, 0, 1, 1, 0, 1, 0, 1, 0, 1], dtype=bool),
+        ordered=np.array([0, 0, 0, 1, 0, 1, 0, 0, 0, 1], dtype=bool),
+        generation=np.array([0, 0, 0, 1, 1, 2, 0, 0, 0, 1], dtype=np.int16),
+        chat_rtt_ms=np.array([np.nan, 100, 200, 300, 400, 500, np.nan, 150, 250, 350]),
+        join_ms=np.array([900.0, 800, 700, 600, 500, 400, 300, 200, 100, 50]),
+    )
+    lines = ["t_s,market,concurrent,arrivals,chat_per_s"]
+    for step in range(6):
+        lines.append(f"{step * 10},ID,{step},{1},{0.5}")
+        lines.append(f"{step * 10},GB,{2 * step},{1},{0.25}")
+    (root / "timeseries.csv").write_text("\n".join(lines) + "\n", "utf-8")
+    return root
