@@ -6,9 +6,12 @@
   interval) + filling the jitter buffer;
 - resolution: the highest ladder rung that fits the usable bandwidth (path bandwidth × the
   edge's egress share × (1 − loss) × `BANDWIDTH_HEADROOM`);
+- jitter buffer (ms): a base plus two jitter standard deviations, plus one round trip once
+  NACKs are frequent (libwebrtc's jitter estimator adds RTT × 1.0 after 3 NACKs), so that a
+  retransmission normally arrives in time;
 - rebuffer ratio: starvation when even the lowest rung does not fit, plus stalls from loss
-  bursts: a burst costs one NACK round trip to repair, and what the jitter buffer cannot hide is
-  a stall;
+  bursts: a burst longer than the buffer's spare time stalls for the excess, and a repair that
+  is itself lost (≈ burst × loss) costs a keyframe request (a round trip and a frame);
 - glass-to-glass (ms): `stream.host_delay_ms` + the downstream one-way delay + the jitter buffer;
 - chat round trip (ms): path RTT + the interaction service's response time (queueing included);
 - answer (ms): host think time + the question's way up + the answer on video (glass-to-glass);
@@ -49,6 +52,9 @@ JITTER_BUFFER_SDS = 2.0
 BANDWIDTH_HEADROOM = 0.85
 PACKET_BYTES = 1200.0
 FREEZE_MIN_MS = 150.0
+# libwebrtc adds the RTT to the jitter-buffer target once ≥ 3 NACKs were sent recently.
+NACK_LIMIT = 3.0
+NACK_WINDOW_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -95,9 +101,8 @@ def experience(
     """The modelled experience of viewers on `paths` joining under `cond`."""
     stream, infra = scenario.stream, scenario.infra
     rtt = paths.rtt_ms
-    buffer_ms = JITTER_BUFFER_MS + JITTER_BUFFER_SDS * paths.jitter_ms
+    spare_ms = JITTER_BUFFER_MS + JITTER_BUFFER_SDS * paths.jitter_ms
     join = infra.join_round_trips * rtt + cond.join_service_ms + cond.edge_wait_ms
-    startup = join + keyframe_u * stream.keyframe_interval_s * 1000.0 + buffer_ms
 
     ladder = sorted(stream.ladder, key=lambda r: r.kbps)
     rung_kbps = np.array([r.kbps for r in ladder])
@@ -109,11 +114,18 @@ def experience(
     pkt_per_s = kbps * 1000.0 / (PACKET_BYTES * 8.0)
     burst = np.maximum(paths.burst_len, 1.0)
     bursts_per_s = pkt_per_s * paths.loss / burst
-    stall_ms = np.maximum(0.0, rtt + burst * 1000.0 / pkt_per_s - buffer_ms)
+    nacking = pkt_per_s * paths.loss * NACK_WINDOW_S >= NACK_LIMIT
+    buffer_ms = spare_ms + np.where(nacking, rtt, 0.0)
+    frame_ms = 1000.0 / np.array([r.fps for r in ladder])[rung]
+    overflow_ms = np.maximum(0.0, burst * 1000.0 / pkt_per_s - spare_ms)
+    repair_lost = np.minimum(1.0, burst * paths.loss)
+    unrepaired_ms = np.where(nacking, 0.0, np.maximum(0.0, rtt - spare_ms))
+    stall_ms = overflow_ms + unrepaired_ms + repair_lost * (rtt + frame_ms)
     loss_stall = np.clip(bursts_per_s * stall_ms / 1000.0, 0.0, 1.0)
     rebuffer = 1.0 - (1.0 - starve) * (1.0 - loss_stall)
-    freezes = np.where(stall_ms > FREEZE_MIN_MS, bursts_per_s * 60.0, 0.0)
+    freezes = bursts_per_s * 60.0 * np.where(stall_ms > FREEZE_MIN_MS, 1.0, repair_lost)
     freezes = freezes + np.where(starve > 0, 60.0 / stream.keyframe_interval_s, 0.0)
+    startup = join + keyframe_u * stream.keyframe_interval_s * 1000.0 + buffer_ms
 
     g2g = stream.host_delay_ms + 0.5 * rtt + buffer_ms
     chat = rtt + cond.interaction_ms

@@ -1,0 +1,94 @@
+"""`livelab simulate FILE --out DIR`: run the viewer model and write a run directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from livelab.commands.scenario import add_scenario_args, load_from_args
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "simulate",
+        help="run the viewer model on a scenario and write a run directory",
+        description="Simulate a launch: metrics.json, timeseries.csv, viewers.npz, events.json, "
+        "summary.md and plots/ in DIR.",
+    )
+    add_scenario_args(parser)
+    parser.add_argument("--out", required=True, metavar="DIR", help="run directory to write")
+    parser.add_argument(
+        "--replications", type=int, metavar="N", help="override scenario.replications"
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip plots/*.png")
+    parser.set_defaults(func=_simulate)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import sim
+    from livelab import __version__
+    from livelab.rundir import write_run
+    from scenarios import scenario_hash
+
+    if args.replications is not None:
+        args.overrides = [*args.overrides, f"scenario.replications={args.replications}"]
+    scenario = load_from_args(args)
+    with _progress(scenario) as tick:
+        results = sim.simulate_all(scenario, progress=tick)
+    digest = scenario_hash(scenario)
+    doc = sim.metrics_document(results, scenario, scenario_hash=digest, version=__version__)
+    out = write_run(
+        args.out,
+        results,
+        scenario,
+        doc,
+        command=["livelab", *sys.argv[1:]],
+        version=__version__,
+        scenario_hash=digest,
+        plots=not args.no_plots,
+    )
+    overall = doc["overall"]
+    print(
+        f"simulated {scenario.scenario.name!r}: {overall['arrivals']['value']:,.0f} arrivals, "
+        f"peak {overall['peak_concurrent']['value']:,.0f} concurrent, "
+        f"retention_30s {overall['retention_30s']['value']:.1%}, "
+        f"{len(results)} replication(s)"
+    )
+    print(f"run directory: {out}  (summary: {out / 'summary.md'})")
+    return 0
+
+
+class _progress:
+    """A rich progress bar on stderr when it is a terminal; a no-op otherwise."""
+
+    def __init__(self, scenario: Any) -> None:
+        self.scenario = scenario
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            "[progress.percentage]{task.percentage:>3.0f}%",
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.bar.start()
+        task = self.bar.add_task(f"simulating {self.scenario.scenario.name}", total=1.0)
+
+        def tick(fraction: float) -> None:
+            self.bar.update(task, completed=fraction)
+
+        return tick
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
