@@ -84,6 +84,13 @@ def _quantile_points(doc: Mapping[str, Any], metric: str) -> dict[str, list[tupl
     return out
 
 
+def _upper(curves: LatencyCurves, metric: str) -> float:
+    if metric in curves.samples:
+        values = np.concatenate(list(curves.samples[metric].values()))
+        return float(np.percentile(values, 99.5)) * 1.05 if values.size else 0.0
+    return max(x for points in curves.quantiles[metric].values() for x, _ in points) * 1.05
+
+
 def latency_cdf_figure(curves: LatencyCurves, metrics: Sequence[str] = LATENCY_METRICS) -> Figure:
     """One panel per metric: CDF per market (overall in black), the 600 ms line dashed."""
     present = [m for m in metrics if m in curves.samples or m in curves.quantiles]
@@ -105,7 +112,9 @@ def latency_cdf_figure(curves: LatencyCurves, metrics: Sequence[str] = LATENCY_M
                 c = "black" if scope == "overall" else colour(i)
                 ax.plot(xs, ys, "o--", color=c, label=f"{scope} p50/p95/p99")
         ax.axvline(INTERACTIVE_MS, color="#D55E00", ls="--", lw=1.2, label="600 ms")
-        ax.set_xscale("symlog", linthresh=100)
+        # Linear axis up to the 99.5th percentile (the extreme tail would squash the body),
+        # and always far enough to show the 600 ms line.
+        ax.set_xlim(0, max(_upper(curves, metric), INTERACTIVE_MS * 1.1))
         ax.set_xlabel(f"{metric} (ms)")
         ax.set_ylabel("share of samples ≤ x")
         ax.set_ylim(0, 1.02)

@@ -30,6 +30,8 @@ HEADLINE: tuple[tuple[str, str, str | None], ...] = (
 def _num(x: float) -> str:
     if x == 0:
         return "0"
+    if x.is_integer() and abs(x) >= 1:
+        return f"{x:,.0f}"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
     if abs(x) >= 10:
