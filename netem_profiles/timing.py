@@ -10,6 +10,12 @@ timeout, so the loop wakes when the deadline passes, not up to a millisecond lat
 waiting. `new_event_loop()` builds a loop with it (falling back to the default loop where
 timerfd is unavailable); `set_timer_slack_ns()` lowers the process's timer slack.
 
+On a shared machine the larger error is not the timer but the run queue: when more processes
+want a CPU than there are cores, a woken relay waits for the scheduler (CFS) for milliseconds.
+`request_realtime()` asks for ``SCHED_FIFO`` so a woken relay runs at once; it needs root or
+CAP_SYS_NICE and suits light, event-driven processes such as the relays (the kernel's RT
+throttling still leaves 5 % of each CPU to others), not CPU-bound ones such as a media panel.
+
 `LatenessHistogram` records actual − scheduled send times in 10 µs bins, cheaply enough for
 every packet, and reports percentiles.
 """
@@ -35,6 +41,7 @@ __all__ = [
     "PreciseSelector",
     "new_event_loop",
     "precise_timers_available",
+    "request_realtime",
     "set_timer_slack_ns",
 ]
 
@@ -78,6 +85,18 @@ def set_timer_slack_ns(ns: int = 1000) -> bool:
     if _LIBC is None:
         return False
     return int(_LIBC.prctl(_PR_SET_TIMERSLACK, ctypes.c_ulong(ns), 0, 0, 0)) == 0
+
+
+def request_realtime(priority: int = 10) -> bool:
+    """Switch this process to ``SCHED_FIFO`` at ``priority``; False if not permitted/supported."""
+    setter = getattr(os, "sched_setscheduler", None)
+    if setter is None:
+        return False
+    try:
+        setter(0, os.SCHED_FIFO, os.sched_param(priority))
+    except OSError:
+        return False
+    return True
 
 
 class PreciseSelector(selectors.EpollSelector):

@@ -132,6 +132,11 @@ class UdpRelay:
         self.close()
 
     @property
+    def active_flows(self) -> int:
+        """Client flows currently open."""
+        return len(self._flows)
+
+    @property
     def stats(self) -> RelayStats:
         """A snapshot of the counters."""
         up, down = self._closed_up, self._closed_down

@@ -32,6 +32,12 @@ def register(subparsers: Any) -> None:
         p.add_argument(
             "--allow-remote", action="store_true", help="allow non-loopback --listen/--to"
         )
+        p.add_argument(
+            "--realtime",
+            action="store_true",
+            help="run with SCHED_FIFO priority (root/CAP_SYS_NICE) so a busy machine's run "
+            "queue does not delay timed sends",
+        )
         p.set_defaults(func=_run, relay_kind=kind)
 
 
@@ -46,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
     from netem_profiles import load_profile
     from netem_profiles.netio import check_loopback, parse_hostport
     from netem_profiles.tcp_relay import TcpRelay
-    from netem_profiles.timing import new_event_loop, set_timer_slack_ns
+    from netem_profiles.timing import new_event_loop, request_realtime, set_timer_slack_ns
     from netem_profiles.udp_relay import UdpRelay
 
     listen = parse_hostport(args.listen, "--listen")
@@ -97,6 +103,11 @@ def _run(args: argparse.Namespace) -> int:
         print(_stats_line(relay), flush=True)
 
     set_timer_slack_ns(1000)
+    if args.realtime and not request_realtime():
+        print(
+            "warning: --realtime refused (needs root or CAP_SYS_NICE); running normally",
+            file=sys.stderr,
+        )
     loop = new_event_loop()
     try:
         loop.run_until_complete(main())
