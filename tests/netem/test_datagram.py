@@ -86,7 +86,7 @@ def test_precise_loop_fires_timers_well_under_a_millisecond_late() -> None:
         for _ in range(200):
             fired = asyncio.Event()
             due = loop.time() + rng.uniform(0.0002, 0.0009)
-            loop.call_at(due, lambda d=due: (late.append(loop.time() - d), fired.set()))
+            loop.call_at(due, lambda d=due, ev=fired: (late.append(loop.time() - d), ev.set()))
             await fired.wait()
         return late
 

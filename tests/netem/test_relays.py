@@ -131,7 +131,7 @@ def test_tcp_relay_limits_throughput_to_the_rate() -> None:
         relay = TcpRelay(parse_spec("delay 5ms rate 16mbit"), ("127.0.0.1", 0), target, rng=1)
         addr = await relay.start()
         try:
-            reader, writer = await asyncio.open_connection(*addr)
+            _reader, writer = await asyncio.open_connection(*addr)
             payload = b"x" * 2_000_000
             writer.write(payload)
             await writer.drain()
