@@ -16,13 +16,13 @@ __all__ = ["capacity_figure", "latency_series"]
 
 
 def latency_series(curve: Mapping[str, Any]) -> dict[str, tuple[list[int], list[float]]]:
-    """`{figure: (audiences, values)}` for the `*_ms.*` figures of valid steps, None skipped."""
+    """`{figure: (audiences, values)}` for the `*_ms.p95` figures of valid steps (None skipped)."""
     out: dict[str, tuple[list[int], list[float]]] = {}
     for step in curve["steps"]:
         if not step["valid"]:
             continue
         for key, value in sorted(step["figures"].items()):
-            if "_ms" in key and value is not None:
+            if key.endswith("_ms.p95") and value is not None:
                 xs, ys = out.setdefault(key, ([], []))
                 xs.append(int(step["audience"]))
                 ys.append(float(value))
@@ -61,6 +61,7 @@ def capacity_figure(curve: Mapping[str, Any] | None, plan: Sequence[Mapping[str,
             twin = left.twinx()
             twin.plot(*zip(*errors, strict=True), color="0.4", marker="x", label="errors %")
             twin.set_ylabel("errors, %")
+            twin.set_ylim(bottom=0.0, top=max(1.0, max(e for _, e in errors) * 1.2))
         if curve.get("knee"):
             left.axvline(curve["knee"], color="k", linewidth=1.0)
             left.annotate(

@@ -77,17 +77,15 @@ def capacity_markdown(doc: Mapping[str, Any], *, plot_name: str | None = "capaci
     """`capacity.md` from a `capacity.json` document."""
     meta, knee = doc["meta"], doc["knee"]
     headroom = float(meta.get("headroom", 0.0))
-    how = (
-        f"measured on {meta.get('target', 'the target')}"
-        if knee["measured"]
-        else "given on the command line (not measured)"
-    )
-    lines = [
-        f"# Capacity plan — {meta.get('scenario', '')}",
-        "",
-        f"**One instance holds {knee['viewers']:,} concurrent viewers** within the gates "
-        f"({how}); search stopped because: {knee['reason']}.",
-    ]
+    head = f"**One instance holds {knee['viewers']:,} concurrent viewers**"
+    if knee["measured"]:
+        head += (
+            f" within the limits (measured on {meta.get('target', 'the target')}); "
+            f"the search stopped because: {knee['reason']}."
+        )
+    else:
+        head += " (given with --knee, not measured)."
+    lines = [f"# Capacity plan — {meta.get('scenario', '')}", "", head]
     if knee["bound"] == "generator":
         lines.append(
             "The load generator saturated before the target broke: the knee is a *lower bound*."

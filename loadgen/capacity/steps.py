@@ -44,11 +44,15 @@ def step_plan(
     ramp_s: float = 5.0,
     mix: Mapping[str, float] | None = None,
     order_cents: int = 1500,
+    min_chats: int = 20,
 ) -> Plan:
     """A plan holding `audience` viewers for `duration_s` seconds.
 
     `mix` maps a profile name `{MARKET}-{access}` to its share (default one `XX-wifi` profile);
-    viewers are apportioned by largest remainder. Raises `ValueError` for a non-positive
+    viewers are apportioned by largest remainder. When the rates give fewer than `min_chats`
+    chats in the whole step, probe chats are added round-robin over the viewers (at uniform
+    times) up to `min_chats`, so a small step still measures chat latency; the extra load is at
+    most `min_chats / duration_s` messages/s. Raises `ValueError` for a non-positive
     audience or a duration not longer than the ramp plus the connect time.
     """
     if audience < 1:
@@ -60,8 +64,8 @@ def step_plan(
         raise ValueError(f"unknown action kinds {unknown}; known: {', '.join(_KINDS)}")
     counts = apportion(audience, mix or {"XX-wifi": 1.0})
     profiles = [p for p, n in counts.items() for _ in range(n)]
-    scripts = []
-    for i, profile in enumerate(profiles):
+    drawn: list[tuple[float, list[tuple[float, str]]]] = []
+    for i in range(len(profiles)):
         rng = np.random.default_rng([seed, STEP_STREAM, audience, i])
         start = float(rng.random() * ramp_s)
         actions: list[tuple[float, str]] = [(start, "join"), (start, "connect")]
@@ -71,6 +75,16 @@ def step_plan(
             n = int(rng.poisson(rate * span)) if rate > 0 else 0
             for t in start + CONNECT_S + np.sort(rng.random(n)) * span:
                 actions.append((round(float(t), 3), kind))
+        drawn.append((start, actions))
+    chats = sum(1 for _, acts in drawn for _, k in acts if k == "chat")
+    probe_rng = np.random.default_rng([seed, STEP_STREAM + 1, audience])  # own stream
+    for j in range(max(min_chats - chats, 0)):
+        start, acts = drawn[j % len(drawn)]
+        t = start + CONNECT_S + float(probe_rng.random()) * (duration_s - start - CONNECT_S)
+        acts.append((round(t, 3), "chat"))
+    scripts = []
+    for (start, actions), profile in zip(drawn, profiles, strict=True):
+        i = len(scripts)
         actions.sort(key=lambda a: (a[0], 0 if a[1] in ("join", "connect") else 1))
         actions.append((round(duration_s, 3), "leave"))
         market, _, access = profile.rpartition("-")

@@ -117,7 +117,7 @@ def test_capacity_json_markdown_and_figure() -> None:
                             "bound": "target",
                             "reason": "chat_rtt_ms.p95 < 600 broken at 600 viewers"}  # fmt: skip
     md = capacity_markdown(back)
-    assert "**One instance holds 300 concurrent viewers**" in md
+    assert "**One instance holds 300 concurrent viewers** within the limits (measured on" in md
     assert (
         "| sg | ID | 300 | 60 | 60 | **2** | viewers | 50% | 0.24 Gbit/s | **0.312 Gbit/s** |" in md
     )
@@ -128,3 +128,13 @@ def test_capacity_json_markdown_and_figure() -> None:
     }
     assert isinstance(capacity_figure(curve, back["plan"]), Figure)
     assert isinstance(capacity_figure(None, back["plan"]), Figure)
+
+
+def test_small_steps_get_probe_chats() -> None:
+    plan = step_plan(3, duration_s=10.0, rates={"chat": 0.0}, seed=2, ramp_s=2.0, min_chats=7)
+    chats = [(s.id, t) for s in plan.scripts for t, k in s.actions if k == "chat"]
+    assert len(chats) == 7 and {i for i, _ in chats} == {s.id for s in plan.scripts}
+    for s in plan.scripts:
+        assert all(s.start_s < t < 10.0 for t, k in s.actions if k == "chat")
+    busy = step_plan(3, duration_s=10.0, rates={"chat": 5.0}, seed=2, ramp_s=2.0, min_chats=7)
+    assert sum(k == "chat" for s in busy.scripts for _, k in s.actions) > 50  # no probes needed

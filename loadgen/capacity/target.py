@@ -1,0 +1,213 @@
+"""Measure one capacity step against a real target: Locust viewers (+ an optional media panel).
+
+`LocustTarget(base_url, out_dir, rates=…, mix=…)` is a `measure(audience) -> StepResult`
+callable for `search_knee`. Each call builds a step plan (`loadgen.capacity.steps`), replays it
+with the `livelab run` locustfile in a Locust subprocess (Locust and aiortc never share a
+process), and reads the exact samples it writes (`samples.json`). With `panel_viewers > 0`, a
+media panel of that many aiortc WHEP viewers watches during the step, in this process, and adds
+`g2g_latency_ms`, `first_frame_ms` and `freeze_ratio` figures.
+
+Figures of a step (gate keys): `METRIC.p50/.p95/.p99` in ms for every sampled metric
+(`join_ms`, `ws_connect_ms`, `chat_rtt_ms`, `vote_ack_ms`, `order_ms`, `answer_ms`),
+`error_rate` (failed / all samples, a fraction) and `msgs_per_s` (the interaction messages
+the step offered, messages/s). A step is invalid — the generator, not the target, was the
+limit — when Locust warned about its CPU, its CPU passed `max_cpu_percent`, its start lag p95
+passed `max_start_lag_ms`, fewer than 90 % of the viewers even tried to join, or the panel
+marked itself invalid.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from livelab.errors import RunError
+from loadgen.capacity.search import StepResult
+from loadgen.capacity.steps import step_plan
+from loadgen.locust.samples import METRICS, percentile, read_samples
+from loadgen.plan.document import save_plan
+
+__all__ = ["LocustTarget", "StepSettings", "step_figures"]
+
+_MESSAGES = ("chat", "like", "vote", "question")
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """How each step runs. Durations in s; `max_cpu_percent` of one core."""
+
+    duration_s: float = 20.0
+    ramp_s: float = 5.0
+    room: str = "demo"
+    linger_s: float = 2.0
+    panel_viewers: int = 0
+    panel_probes: int = 1
+    max_cpu_percent: float = 90.0
+    max_start_lag_ms: float = 1000.0
+    grace_s: float = 90.0  # beyond the plan's own length before Locust is killed
+
+
+def step_figures(rows: list[tuple[str, str, str, float, bool, float]]) -> dict[str, float | None]:
+    """p50/p95/p99 of successful samples per metric, and the error rate over all samples."""
+    out: dict[str, float | None] = {}
+    total = failed = 0
+    for metric in METRICS:
+        ok = [r[3] for r in rows if r[0] == metric and r[4]]
+        bad = sum(1 for r in rows if r[0] == metric and not r[4])
+        total += len(ok) + bad
+        failed += bad
+        for q in (50, 95, 99):
+            out[f"{metric}.p{q}"] = percentile(ok, q) if ok else None
+    out["error_rate"] = failed / total if total else None
+    return out
+
+
+def _locustfile() -> Path:
+    spec = importlib.util.find_spec("loadgen.locust")  # imports `loadgen` only, never locust
+    if spec is None or not spec.submodule_search_locations:
+        raise RunError("cannot find the loadgen.locust package")
+    return Path(next(iter(spec.submodule_search_locations))) / "locustfile.py"
+
+
+class LocustTarget:
+    """`measure(audience)` against `base_url`; step outputs go to `out_dir/step-NNNNNN/`.
+
+    `rates`: actions per viewer per second (`chat`, `like`, `vote`, `question`, `order`);
+    `mix`: profile label (`{MARKET}-{access}`) → share. `log` receives one line per step.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        out_dir: Path,
+        *,
+        rates: Mapping[str, float],
+        mix: Mapping[str, float],
+        settings: StepSettings = StepSettings(),
+        seed: int = 1,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.out_dir = out_dir
+        self.rates = dict(rates)
+        self.mix = dict(mix)
+        self.settings = settings
+        self.seed = seed
+        self.log = log or (lambda _line: None)
+
+    def __call__(self, audience: int) -> StepResult:
+        s = self.settings
+        step_dir = self.out_dir / f"step-{audience:06d}"
+        step_dir.mkdir(parents=True, exist_ok=True)
+        plan = step_plan(
+            audience,
+            duration_s=s.duration_s,
+            rates=self.rates,
+            seed=self.seed,
+            ramp_s=s.ramp_s,
+            mix=self.mix,
+        )
+        save_plan(plan, step_dir / "plan.json")
+        offered = sum(1 for sc in plan.scripts for _, k in sc.actions if k in _MESSAGES)
+        self.log(f"step {audience} viewers: {offered / s.duration_s:.1f} messages/s offered")
+        started = time.monotonic()
+        proc = self._start_locust(step_dir)
+        panel: dict[str, Any] | None = None
+        try:
+            if s.panel_viewers > 0:
+                panel = self._panel(step_dir)
+            try:
+                proc.wait(timeout=s.duration_s + s.grace_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+                raise RunError(f"Locust step {audience} did not finish; see {step_dir}") from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        samples = step_dir / "samples.json"
+        if not samples.is_file():
+            tail = (step_dir / "locust.log").read_text(errors="replace")[-2000:]
+            raise RunError(f"Locust wrote no samples for step {audience}:\n{tail}")
+        book = read_samples(samples)
+        figures = step_figures(book.rows)
+        figures["msgs_per_s"] = offered / s.duration_s
+        notes = self._health_notes(book.notes, book.rows, audience)
+        if panel is not None:
+            figures.update(panel["figures"])
+            notes += panel["notes"]
+        requests = sum(1 for r in book.rows if r[0] in METRICS)
+        return StepResult(
+            audience=audience,
+            figures=figures,
+            duration_s=round(time.monotonic() - started, 2),
+            requests=requests,
+            valid=not notes,
+            notes=tuple(notes),
+        )
+
+    def _start_locust(self, step_dir: Path) -> subprocess.Popen[bytes]:
+        s = self.settings
+        cmd = [
+            sys.executable, "-m", "locust", "-f", str(_locustfile()), "--headless",
+            "--host", self.base_url, "--livelab-plan", str(step_dir / "plan.json"),
+            "--livelab-out", str(step_dir), "--livelab-room", s.room,
+            "--livelab-linger-s", str(s.linger_s), "--csv", str(step_dir / "stats"),
+            "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
+        ]  # fmt: skip
+        with (step_dir / "locust.log").open("wb") as log:
+            return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+    def _health_notes(
+        self, notes: Mapping[str, Any], rows: list[tuple[str, str, str, float, bool, float]],
+        audience: int,
+    ) -> list[str]:  # fmt: skip
+        s = self.settings
+        out = []
+        if notes.get("cpu_warning"):
+            out.append("Locust warned that its CPU was saturated")
+        cpu = float(notes.get("cpu_max", 0.0) or 0.0)
+        if cpu > s.max_cpu_percent:
+            out.append(f"Locust CPU peaked at {cpu:.0f} % (> {s.max_cpu_percent:.0f} %)")
+        lag = float(notes.get("start_lag_p95_ms", 0.0) or 0.0)
+        if lag > s.max_start_lag_ms:
+            out.append(f"start lag p95 {lag:.0f} ms (> {s.max_start_lag_ms:.0f} ms)")
+        joins = sum(1 for r in rows if r[0] == "join_ms")
+        if joins < 0.9 * audience:
+            out.append(f"only {joins} of {audience} viewers tried to join")
+        return out
+
+    def _panel(self, step_dir: Path) -> dict[str, Any]:
+        from loadgen.panel import PanelConfig, run_panel, write_outputs
+        from loadgen.panel.output import build_metrics
+
+        s = self.settings
+        config = PanelConfig(
+            whep_url=f"{self.base_url}/whep/{s.room}",
+            viewers=s.panel_viewers,
+            duration_s=max(s.duration_s - 1.0, 1.0),
+            probes=min(s.panel_probes, s.panel_viewers),
+            processes=1,
+            seed=self.seed,
+        )
+        result = run_panel(config)
+        write_outputs(result, step_dir / "panel")
+        doc = build_metrics(result)
+        overall = doc.get("overall", {})
+        figures: dict[str, float | None] = {}
+        for metric in ("g2g_latency_ms", "first_frame_ms"):
+            entry = overall.get(metric, {})
+            for q in ("p50", "p95", "p99"):
+                figures[f"{metric}.{q}"] = entry.get(q)
+        freeze = overall.get("freeze_ratio", {})
+        figures["freeze_ratio.mean"] = freeze.get("mean", freeze.get("value"))
+        figures["freeze_ratio.p95"] = freeze.get("p95")
+        notes = [] if result.valid else [f"media panel invalid: {'; '.join(result.notes)}"]
+        return {"figures": figures, "notes": notes}
