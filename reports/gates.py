@@ -378,8 +378,11 @@ def _from_window(gate: Gate, run: RunData, window: Window) -> float | None:
     start, end = resolve_window(window, run)
     stat = gate.stat
     if gate.metric == "error_rate" and not gate.measured:
-        sets = [s.select(market=gate.market, profile=gate.profile, start_s=start, end_s=end)
-                for s in run.samples.values()]  # fmt: skip
+        sets = [
+            s.select(market=gate.market, profile=gate.profile, start_s=start, end_s=end)
+            for name, s in run.samples.items()
+            if not name.endswith("_lag_ms")  # generator health, not requests
+        ]
         total = sum(len(s) for s in sets)
         if not run.samples:
             raise _Missing("error_rate over a window needs time-stamped samples (samples.npz)")

@@ -127,7 +127,8 @@ def _proportion_counts(gate: Gate, run: RunData) -> tuple[float, float] | None:
         start, end = resolve_window(gate.window, run)
         sets = [
             s.select(market=gate.market, profile=gate.profile, start_s=start, end_s=end)
-            for s in run.samples.values()
+            for name, s in run.samples.items()
+            if not name.endswith("_lag_ms")
         ]
         total = sum(len(s) for s in sets)
         failed = sum(int((~s.ok).sum()) for s in sets)

@@ -202,10 +202,10 @@ def funnel_figure(data: Mapping[str, Mapping[str, float]]) -> Figure:
         ax.bar(x + (j - (len(stages) - 1) / 2) * width, shares, width, label=stage)
     ax.set_xticks(x, [f"{c}\n(n={d['arrived']:,.0f})" for c, d in data.items()], fontsize=8)
     ax.set_ylabel("share of arrivals")
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(0, 1.25)  # headroom for the legend above the bars
     ax.set_title("Funnel per market: pass-by → information → trust → purchase")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncols=len(stages))
+    ax.legend(fontsize=8, ncols=len(stages), loc="upper center")
     fig.tight_layout()
     return fig
 

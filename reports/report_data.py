@@ -3,6 +3,9 @@
 A run directory is what `livelab simulate` and `livelab run` write. Only `metrics.json` is
 required; everything else is optional and read when present:
 
+- `locust/samples.json` — a load run's exact Locust samples (plan time; shifted onto stream
+  time by `meta.window.start_s`). A load run's model lives in `model/`, whose viewers,
+  events and time series are read for plots and windows (not as measured samples).
 - `samples.npz` — time-stamped samples, the source of windowed gates and of Mann-Whitney
   regression tests. Per metric `M`: `M.t_s` (s since the run's timeline start), `M.value`
   (metric units) and optionally `M.market`, `M.profile` (strings) and `M.ok` (bool; False is
@@ -147,15 +150,28 @@ def load_run(path: str | Path) -> RunData:
     metrics = read_metrics(where / "metrics.json")
     notes: list[str] = []
     samples = _read_samples(where / "samples.npz", notes)
-    viewers = _read_npz(where / "viewers.npz", notes)
-    for name, sample in _viewer_samples(viewers).items():
+    # A load run (`livelab run`) keeps Locust's exact samples in plan time, and its model run
+    # in `model/`; plan time + the window's start is stream time, the one timeline of gates.
+    window = metrics.get("meta", {}).get("window") or {}
+    shift = window.get("start_s", 0.0) if isinstance(window, dict) else 0.0
+    shift = float(shift) if isinstance(shift, int | float) else 0.0
+    for name, sample in _read_locust(where / "locust" / "samples.json", shift, notes).items():
         samples.setdefault(name, sample)
+    model = where if (where / "viewers.npz").exists() else where / "model"
+    viewers = _read_npz(model / "viewers.npz", notes)
+    if model == where:  # the model's per-viewer experience is the run's own only in a model run
+        for name, sample in _viewer_samples(viewers).items():
+            samples.setdefault(name, sample)
+    events_file = where / "events.json"
+    series_file = where / "timeseries.csv"
     return RunData(
         path=where,
         metrics=metrics,
         samples=samples,
-        events=_read_events(where / "events.json", notes),
-        timeseries=_read_timeseries(where / "timeseries.csv", notes),
+        events=_read_events(events_file if events_file.exists() else model / "events.json", notes),
+        timeseries=_read_timeseries(
+            series_file if series_file.exists() else model / "timeseries.csv", notes
+        ),
         viewers=viewers,
         info=_read_json(where / "run.json", notes),
         notes=tuple(notes),
@@ -198,6 +214,35 @@ def _read_samples(path: Path, notes: list[str]) -> dict[str, SampleSet]:
             market=_strings(arrays.get(f"{name}.market"), n),
             profile=_strings(arrays.get(f"{name}.profile"), n),
             ok=ok.astype(bool) if ok is not None and ok.shape == (n,) else np.ones(n, bool),
+        )
+    return out
+
+
+def _read_locust(path: Path, shift_s: float, notes: list[str]) -> dict[str, SampleSet]:
+    """`locust/samples.json`: rows of (metric, market, profile, value_ms, ok, t_s)."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        columns = list(data["columns"])
+        rows = data["rows"]
+        idx = [columns.index(c) for c in ("metric", "market", "profile", "value_ms", "ok", "t_s")]
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
+        notes.append("locust/samples.json unreadable; no exact Locust samples")
+        return {}
+    by_metric: dict[str, list[list[Any]]] = {}
+    for row in rows:
+        by_metric.setdefault(str(row[idx[0]]), []).append(row)
+    out: dict[str, SampleSet] = {}
+    for name, group in by_metric.items():
+        out[name] = SampleSet(
+            t_s=np.array([float(r[idx[5]]) for r in group]) + shift_s,
+            value=np.array(
+                [float(r[idx[3]]) if r[idx[3]] is not None else math.nan for r in group]
+            ),
+            market=np.array([str(r[idx[1]]) for r in group], dtype=str),
+            profile=np.array([str(r[idx[2]]) for r in group], dtype=str),
+            ok=np.array([bool(r[idx[4]]) for r in group], dtype=bool),
         )
     return out
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
-from reportfixtures import RunFactory, chat_samples
+from reportfixtures import RunFactory, chat_samples, write_model_run
 
 from livelab.errors import GateError
 from reports.gates import Window, evaluate, observe, parse_gate, parse_gates
+from reports.metrics import distribution, dumps, new_document
 from reports.report_data import load_run
 
 
@@ -155,3 +159,40 @@ def test_window_problems_are_config_errors(make_run: RunFactory) -> None:
     nowin = parse_gate("retention_30s", {"threshold": "> 0", "window": [0, 10]})
     with pytest.raises(GateError, match="no time-stamped data for a window"):
         observe(nowin, run)
+
+
+def test_load_run_layout_uses_locust_samples_on_stream_time(tmp_path: Path) -> None:
+    """A `livelab run` directory: Locust samples in plan time, the model in `model/`."""
+    root = tmp_path / "load"
+    write_model_run(root / "model")
+    doc = new_document({"seed": 1, "window": {"start_s": 1000.0, "end_s": 1300.0}})
+    doc["overall"]["chat_rtt_ms"] = distribution([10.0, 20.0, 900.0])
+    (root / "metrics.json").write_text(dumps(doc))
+    (root / "model" / "events.json").write_text(
+        json.dumps({"events": [{"kind": "poll", "start_s": 1100.0, "end_s": 1200.0}]})
+    )
+    rows = [
+        ["chat_rtt_ms", "ID", "ID-4g", 10.0, True, 50.0],  # stream time 1050: before the poll
+        ["chat_rtt_ms", "ID", "ID-4g", 20.0, True, 150.0],  # 1150: in the poll
+        ["chat_rtt_ms", "GB", "GB-wifi", 900.0, True, 160.0],
+        ["order_ms", "GB", "GB-wifi", 0.0, False, 170.0],
+        ["start_lag_ms", "", "", 5.0, True, 170.0],
+    ]
+    (root / "locust").mkdir()
+    (root / "locust" / "samples.json").write_text(
+        json.dumps(
+            {"columns": ["metric", "market", "profile", "value_ms", "ok", "t_s"], "rows": rows}
+        )
+    )
+    run = load_run(root)
+    assert run.samples["chat_rtt_ms"].t_s.tolist() == [1050.0, 1150.0, 1160.0]
+    # The model's per-viewer figures are not the load run's measurements.
+    assert "join_ms" not in run.samples
+    assert run.viewers["market"].tolist()[:1] == ["ID"]
+    peak = parse_gate("chat_rtt_ms.max@mini_peak_1", "< 1")
+    assert observe(peak, run) == 900.0
+    errors = parse_gate("error_rate@poll_1", "< 1")
+    assert observe(errors, run) == pytest.approx(1 / 3)  # health samples do not count
+    assert (
+        observe(parse_gate("chat_rtt_ms.p95", "< 1"), run) == doc["overall"]["chat_rtt_ms"]["p95"]
+    )
