@@ -82,7 +82,7 @@ def step_plan(
         start, acts = drawn[j % len(drawn)]
         t = start + CONNECT_S + float(probe_rng.random()) * (duration_s - start - CONNECT_S)
         acts.append((round(t, 3), "chat"))
-    scripts = []
+    scripts: list[Script] = []
     for (start, actions), profile in zip(drawn, profiles, strict=True):
         i = len(scripts)
         actions.sort(key=lambda a: (a[0], 0 if a[1] in ("join", "connect") else 1))
