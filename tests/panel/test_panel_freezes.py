@@ -33,6 +33,7 @@ def test_freeze_does_not_raise_the_average_for_the_next_one():
     times += [700.0, 800.0, 1200.0, 1300.0]  # gaps 400 (freeze), 100, 400 (freeze), 100
     s = detect_freezes(times)
     assert s.count == 2 and s.durations_ms == (400.0, 400.0) and s.frozen_ms == 800.0
+    assert s.starts_ms == (300.0, 800.0)
 
 
 def test_tail_stall_counts_until_end_of_watch():
