@@ -6,12 +6,14 @@ types (`Plan`, `Script`, `load_plan`) and the Locust slot arithmetic (`shape`) i
 standard library, so Locust processes can use them.
 """
 
+from typing import Any
+
 from loadgen.plan.document import ACTIONS, Plan, Script, load_plan, save_plan
 
 __all__ = ["ACTIONS", "Plan", "Script", "compile_plan", "load_plan", "read_model_run", "save_plan"]
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     # numpy-backed parts load on first use, so `from loadgen.plan import load_plan` stays light.
     if name == "compile_plan":
         from loadgen.plan.compile import compile_plan

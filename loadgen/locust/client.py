@@ -1,0 +1,319 @@
+"""One virtual viewer speaking the stack protocol (docs/protocol.md) over HTTP and WebSocket.
+
+Runs inside Locust processes (gevent has patched sockets, so the blocking websocket-client and
+requests calls cooperate). Each measurement goes to `report(metric, value_ms, ok, error)`:
+
+- `join_ms`: POST /api/rooms/{room}/join → token;  `ws_connect_ms`: WebSocket handshake;
+- `chat_rtt_ms`: chat sent → the same id seen in the room's chat (own message echoed back);
+- `answer_ms`: question sent → the host's `answer` for that question id seen;
+- `vote_ack_ms`: vote sent → the `pong` of a `ping` sent right behind it (the server handles a
+  connection's frames in order, so the pong means the vote was taken; an `error` whose `ref` is
+  the poll id first means it was refused);
+- `order_ms`: POST orders with an Idempotency-Key → 201/200;
+- `referral_ms`: POST referrals → a code.
+
+The receiver runs in its own greenlet; waits that outlive `REPLY_TIMEOUT_S` count as failures.
+When the socket drops, the next action reconnects with exponential backoff (joining again if
+the token is refused), so a stack restart mid-run costs errors, not the session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import gevent
+import requests
+import websocket
+
+from loadgen.plan.document import Script
+
+__all__ = ["BACKOFF_S", "REPLY_TIMEOUT_S", "ViewerClient"]
+
+log = logging.getLogger(__name__)
+
+REPLY_TIMEOUT_S = 30.0
+BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0)
+HTTP_TIMEOUT_S = 10.0
+Report = Callable[[str, float, bool, "str | None"], None]
+_ids = itertools.count()
+
+
+@dataclass
+class _Wait:
+    metric: str
+    sent: float  # clock seconds
+    key: str
+
+
+class ViewerClient:
+    """Joins, connects and acts for one `Script`. `clock` returns seconds (monotonic)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        room: str,
+        script: Script,
+        report: Report,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        ws_address: str | None = None,
+        referral_codes: list[str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.room = room
+        self.script = script
+        self.report = report
+        self.clock = clock
+        self.ws_address = ws_address  # "host:port" of an impairing relay for the WebSocket
+        self.codes = referral_codes if referral_codes is not None else []
+        self.http = requests.Session()
+        self.token: str | None = None
+        self.ws_url: str | None = None
+        self.ws: websocket.WebSocket | None = None
+        self.receiver: gevent.Greenlet | None = None
+        self.waits: dict[str, _Wait] = {}
+        self.poll_id: str | None = None
+        self.sku = "sku-plan"
+        self.failures = 0
+        self.disconnects = 0
+        self._seq = next(_ids)
+
+    # --- helpers --------------------------------------------------------------------------
+    def _id(self, prefix: str) -> str:
+        return f"{prefix}-{self.script.id}-{self._seq}-{next(_ids)}"
+
+    def _ms(self, since: float) -> float:
+        return (self.clock() - since) * 1000.0
+
+    @property
+    def connected(self) -> bool:
+        return self.ws is not None and self.ws.connected
+
+    # --- HTTP -----------------------------------------------------------------------------
+    def join(self) -> bool:
+        body: dict[str, Any] = {"viewer_id": self.script.id, "market": self.script.market}
+        if self.script.referred and self.codes:
+            body["referral_code"] = self.codes[
+                zlib.crc32(self.script.id.encode()) % len(self.codes)
+            ]
+        t0 = self.clock()
+        try:
+            resp = self.http.post(
+                f"{self.base_url}/api/rooms/{self.room}/join", json=body, timeout=HTTP_TIMEOUT_S
+            )
+            resp.raise_for_status()
+            data = resp.json()
+            self.token, self.ws_url = str(data["token"]), str(data["ws_url"])
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            self.report("join_ms", self._ms(t0), False, _describe(exc))
+            return False
+        self.report("join_ms", self._ms(t0), True, None)
+        return True
+
+    def order(self, price_cents: int) -> None:
+        if not self.token and not self.join():
+            return
+        key = self._id("order")
+        body: dict[str, Any] = {"sku": self.sku, "qty": 1, "price_cents": max(int(price_cents), 0)}
+        headers = {"Authorization": f"Bearer {self.token}", "Idempotency-Key": key}
+        url = f"{self.base_url}/api/rooms/{self.room}/orders"
+        t0 = self.clock()
+        for attempt in range(2):  # one retry with the same key: safe because it is idempotent
+            try:
+                resp = self.http.post(url, json=body, headers=headers, timeout=HTTP_TIMEOUT_S)
+                if resp.status_code in (200, 201) and "order_id" in resp.json():
+                    self.report("order_ms", self._ms(t0), True, None)
+                    return
+                error = f"HTTP {resp.status_code}"
+            except (requests.RequestException, ValueError) as exc:
+                error = _describe(exc)
+            if attempt == 0:
+                gevent.sleep(BACKOFF_S[0])
+        self.report("order_ms", self._ms(t0), False, error)
+
+    def referral(self) -> None:
+        if not self.token:
+            return
+        t0 = self.clock()
+        try:
+            resp = self.http.post(
+                f"{self.base_url}/api/rooms/{self.room}/referrals",
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=HTTP_TIMEOUT_S,
+            )
+            resp.raise_for_status()
+            code = str(resp.json()["code"])
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            self.report("referral_ms", self._ms(t0), False, _describe(exc))
+            return
+        self.report("referral_ms", self._ms(t0), True, None)
+        self.codes.append(code)
+
+    # --- WebSocket ------------------------------------------------------------------------
+    def _target_url(self) -> str:
+        assert self.ws_url is not None  # set by join(); internal invariant
+        if not self.ws_address:
+            return self.ws_url
+        parts = urlsplit(self.ws_url)
+        return urlunsplit(parts._replace(netloc=self.ws_address))
+
+    def connect(self) -> bool:
+        if not self.token and not self.join():
+            return False
+        t0 = self.clock()
+        try:
+            ws = websocket.create_connection(self._target_url(), timeout=HTTP_TIMEOUT_S)
+        except (OSError, websocket.WebSocketException) as exc:
+            self.report("ws_connect_ms", self._ms(t0), False, _describe(exc))
+            if "401" in str(exc) or "403" in str(exc):
+                self.token = None  # expired or unknown: join again next time
+            return False
+        ws.settimeout(None)
+        self.ws = ws
+        self.report("ws_connect_ms", self._ms(t0), True, None)
+        self.receiver = gevent.spawn(self._receive, ws)
+        return True
+
+    def ensure_connected(self, until: float) -> bool:
+        """Reconnect with backoff until connected or the clock passes `until` (seconds)."""
+        attempt = 0
+        while not self.connected:
+            if self.connect():
+                return True
+            delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+            attempt += 1
+            if self.clock() + delay >= until:
+                return False
+            gevent.sleep(delay)
+        return True
+
+    def _receive(self, ws: websocket.WebSocket) -> None:
+        try:
+            while True:
+                text = ws.recv()
+                if not text:
+                    break
+                msg = json.loads(text)
+                for item in msg.get("messages", []) if msg.get("type") == "batch" else [msg]:
+                    self._on_message(item)
+        except (OSError, websocket.WebSocketException, ValueError) as exc:
+            log.debug("viewer %s: socket ended: %s", self.script.id, exc)
+        finally:
+            if self.ws is ws:
+                self.disconnects += 1
+                self.ws = None
+                with contextlib.suppress(OSError, websocket.WebSocketException):
+                    ws.close()
+
+    def _resolve(self, key: str, ok: bool = True, error: str | None = None) -> None:
+        wait = self.waits.pop(key, None)
+        if wait is not None:
+            self.report(wait.metric, self._ms(wait.sent), ok, error)
+
+    def _on_message(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        if kind == "chat":
+            self._resolve(f"chat:{msg.get('id')}")
+        elif kind == "answer":
+            self._resolve(f"question:{msg.get('question_id')}")
+        elif kind == "pong":
+            self._resolve(f"ping:{msg.get('id')}")
+        elif kind == "poll":
+            self.poll_id = str(msg.get("poll_id"))
+        elif kind == "flash_deal":
+            self.sku = str(msg.get("sku") or self.sku)
+        elif kind == "error":
+            ref = msg.get("ref")
+            for key, wait in list(self.waits.items()):
+                if wait.key == ref:
+                    self._resolve(key, False, f"{msg.get('code')}: {msg.get('message')}")
+
+    def _send(self, payload: dict[str, Any], wait_key: str | None, metric: str, ref: str) -> bool:
+        if not self.connected:
+            self.report(metric, 0.0, False, "not connected")
+            return False
+        if wait_key is not None:
+            self.waits[wait_key] = _Wait(metric, self.clock(), ref)
+        try:
+            assert self.ws is not None  # checked by self.connected
+            self.ws.send(json.dumps(payload, separators=(",", ":")))
+        except (OSError, websocket.WebSocketException) as exc:
+            if wait_key is not None:
+                self._resolve(wait_key, False, _describe(exc))
+            return False
+        return True
+
+    def chat(self) -> None:
+        cid = self._id("c")
+        self._send(
+            {"type": "chat", "id": cid, "text": "hi from livelab"},
+            f"chat:{cid}",
+            "chat_rtt_ms",
+            cid,
+        )
+
+    def question(self) -> None:
+        qid = self._id("q")
+        payload = {"type": "question", "id": qid, "text": "does it ship to me?"}
+        self._send(payload, f"question:{qid}", "answer_ms", qid)
+
+    def like(self) -> None:
+        if self.connected and self.ws is not None:
+            with contextlib.suppress(OSError, websocket.WebSocketException):
+                self.ws.send('{"type":"like","count":1}')
+
+    def share(self) -> None:
+        if self.connected and self.ws is not None:
+            with contextlib.suppress(OSError, websocket.WebSocketException):
+                self.ws.send('{"type":"share","channel":"link"}')
+        self.referral()
+
+    def vote(self) -> bool:
+        """Vote in the open poll; False (nothing sent) when no poll has been announced."""
+        if self.poll_id is None:
+            return False
+        pid = self._id("p")
+        wait_key = f"ping:{pid}"
+        self.waits[wait_key] = _Wait("vote_ack_ms", self.clock(), self.poll_id)
+        if not self._send(
+            {"type": "vote", "poll_id": self.poll_id, "option": "A"}, None, "vote_ack_ms", ""
+        ):
+            self._resolve(wait_key, False, "send failed")
+            return True
+        self._send({"type": "ping", "id": pid}, None, "vote_ack_ms", pid)
+        return True
+
+    def expire(self, timeout_s: float = REPLY_TIMEOUT_S) -> None:
+        """Count waits older than `timeout_s` as failures."""
+        now = self.clock()
+        for key, wait in list(self.waits.items()):
+            if now - wait.sent > timeout_s:
+                self._resolve(key, False, f"no reply within {timeout_s:g} s")
+
+    def close(self, linger_s: float, stop: Callable[[], bool]) -> None:
+        """Wait up to `linger_s` for outstanding replies, then close everything."""
+        deadline = self.clock() + linger_s
+        while self.waits and self.connected and self.clock() < deadline and not stop():
+            gevent.sleep(0.05)
+        self.waits.clear()  # a viewer that left no longer counts what it never saw
+        ws, self.ws = self.ws, None
+        if ws is not None:
+            with contextlib.suppress(OSError, websocket.WebSocketException):
+                ws.close()
+        if self.receiver is not None:
+            self.receiver.kill(block=False)
+        self.http.close()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:200]

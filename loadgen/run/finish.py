@@ -1,0 +1,206 @@
+"""The end of a run: measured experience + modelled business outcomes + the closed loop →
+`metrics.json`, `run.json`, `panel.json`, and the report when `livelab report` exists."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from loadgen.locust.samples import SampleBook, read_samples
+from loadgen.run.closed_loop import measured_qoe, scenario_with_qoe
+from loadgen.run.measured import experience
+
+if TYPE_CHECKING:
+    from loadgen.run.orchestrator import RunOutcome, _Run
+
+__all__ = ["business", "finish", "validity"]
+
+
+def business(section: dict[str, Any]) -> dict[str, Any]:
+    """The business metrics of a model metrics section."""
+    from reports.metrics import BUSINESS
+
+    return {k: v for k, v in section.items() if k in BUSINESS}
+
+
+def _modelled_experience(section: dict[str, Any]) -> dict[str, Any]:
+    from reports.metrics import EXPERIENCE
+
+    return {k: v for k, v in section.items() if k in EXPERIENCE}
+
+
+def validity(
+    book: SampleBook,
+    panel_metrics: dict[str, Any] | None,
+    *,
+    max_start_lag_ms: float,
+    interrupted: bool,
+) -> tuple[bool, list[str]]:
+    """(valid, notes) of a run from its generator health (pure)."""
+    notes: list[str] = []
+    valid = True
+    if interrupted:
+        valid = False
+        notes.append("interrupted before the plan ended: partial results")
+    lag = float(book.notes.get("start_lag_p95_ms") or 0.0)
+    if lag > max_start_lag_ms:
+        valid = False
+        notes.append(
+            f"Locust start lag p95 {lag:.0f} ms > {max_start_lag_ms:.0f} ms: generator saturated"
+        )
+    if book.notes.get("cpu_warning"):
+        valid = False
+        cpu = float(book.notes.get("cpu_max", 0))
+        notes.append(f"Locust CPU warning (max {cpu:.0f} %): generator saturated")
+    if panel_metrics is not None and not panel_metrics.get("meta", {}).get("valid", True):
+        valid = False
+        notes += [f"media panel: {n}" for n in panel_metrics["meta"].get("notes", [])] or [
+            "media panel invalid"
+        ]
+    if not book.rows:
+        valid = False
+        notes.append("no measurements were taken")
+    return valid, notes
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+    except (OSError, ValueError):
+        return None
+
+
+def _path_rtts(results: Any, markets: list[str]) -> dict[str, np.ndarray]:
+    if not results:
+        return {}
+    first = results[0]
+    viewers = first.viewers
+    names = list(first.markets)
+    out = {}
+    for m in markets:
+        if m in names and "rtt_ms" in viewers:
+            out[m] = np.asarray(viewers["rtt_ms"])[np.asarray(viewers["market"]) == names.index(m)]
+    return out
+
+
+def finish(r: _Run, *, interrupted: bool) -> RunOutcome:
+    import sim
+    from livelab import __version__
+    from loadgen.run.orchestrator import RunOutcome, _write_run_json
+    from reports.metrics import dumps, new_document, scalar
+    from scenarios import scenario_hash
+
+    out = r.out
+    samples_path = out / "locust" / "samples.json"
+    book = read_samples(samples_path) if samples_path.is_file() else SampleBook()
+    panel_metrics = _read_json(out / "panel" / "metrics.json")
+    panel = _read_json(out / "panel" / "panel.json")
+    if panel is not None:
+        shutil.copyfile(out / "panel" / "panel.json", out / "panel.json")
+    markets = [m.code for m in r.scenario.markets]
+    measured = experience(book, markets, panel_metrics, panel)
+    valid, notes = validity(
+        book,
+        panel_metrics,
+        max_start_lag_ms=r.load.max_start_lag_s * 1000.0,
+        interrupted=interrupted,
+    )
+    outages = r.monitor.outages if r.monitor else []
+    notes += [
+        f"target down from {a} s to {b if b is not None else 'the end'} s" for a, b in outages
+    ]
+    notes += [f"reference stack restarted at {t} s" for t in r.stack_restarts]
+    notes += r.notes
+    digest = scenario_hash(r.scenario)
+    doc = new_document(
+        {
+            "kind": "run",
+            "seed": r.scenario.scenario.seed,
+            "scenario_hash": digest,
+            "version": __version__,
+            "valid": valid,
+            "notes": notes,
+            "target": r.base_url,
+            "reference_stack": r.opts.target is None,
+            "scale": r.plan.scale if r.plan else None,
+            "window": r.plan.window if r.plan else None,
+            "outages": outages,
+            "generator": dict(book.notes),
+        }
+    )
+    model = r.model_doc or {"overall": {}, "markets": {}}
+    doc["overall"] = {**business(model.get("overall", {})), **measured["overall"]}
+    lags = book.values("start_lag_ms")
+    if lags:
+        from reports.metrics import distribution
+
+        doc["overall"]["start_lag_ms"] = distribution(lags)
+    if book.notes:
+        doc["overall"]["loadgen_cpu"] = scalar(float(book.notes.get("cpu_max", 0.0)))
+    for m in markets:
+        doc["markets"][m] = {
+            **business(model.get("markets", {}).get(m, {})),
+            **measured["markets"].get(m, {}),
+        }
+    doc["profiles"] = measured["profiles"]
+    doc["model"] = {
+        "overall": _modelled_experience(model.get("overall", {})),
+        "markets": {m: _modelled_experience(v) for m, v in model.get("markets", {}).items()},
+    }
+    if not interrupted and r.model_results:
+        qoe = measured_qoe(
+            book,
+            markets,
+            path_rtt_ms=_path_rtts(r.model_results, markets),
+            panel=panel,
+            add_path=not r.load.ws_through_profile,
+            host_delay_ms=r.scenario.stream.host_delay_ms if r.opts.target is None else 0.0,
+            seed=r.scenario.scenario.seed,
+        )
+        if qoe:
+            again = scenario_with_qoe(r.scenario, qoe)
+            results = sim.simulate_all(again)
+            doc2 = sim.metrics_document(results, again, scenario_hash=digest, version=__version__)
+            doc["with_measured_qoe"] = {
+                "overall": business(doc2["overall"]),
+                "markets": {m: business(v) for m, v in doc2.get("markets", {}).items()},
+                "fed_back": {m: {k: len(v) for k, v in f.items()} for m, f in qoe.items()},
+            }
+    (out / "metrics.json").write_text(dumps(doc))
+    report = _report(out) if r.opts.report and not interrupted else None
+    _write_run_json(r, report=str(report) if report else None, valid=valid)
+    return RunOutcome(out=out, metrics=doc, interrupted=interrupted, notes=notes)
+
+
+def _report(out: Path) -> Path | None:
+    """Call `livelab report OUT` when another part of livelab provides it."""
+    import livelab.commands
+
+    if not (Path(livelab.commands.__file__).parent / "report.py").is_file():
+        return None
+    proc = subprocess.run(
+        [sys.executable, "-m", "livelab", "report", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    (out / "logs" / "report.log").write_text(proc.stdout + proc.stderr)
+    found = [
+        Path(word.strip("()`'\","))
+        for line in proc.stdout.splitlines()
+        for word in line.split()
+        if word.strip("()`'\",").endswith((".html", ".md"))
+    ]
+    for suffix in (".html", ".md"):  # the HTML report first
+        for candidate in found:
+            if candidate.suffix == suffix and candidate.exists():
+                return candidate
+    return out if proc.returncode == 0 else None

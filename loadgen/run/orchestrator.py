@@ -1,0 +1,358 @@
+"""`livelab run`: simulate → plan → (reference stack) → Locust + media panel → measure → model
+again with the measured experience → one run directory.
+
+Layout of the run directory (`--out`):
+
+- `model/` — the `livelab simulate` run directory of the scenario (modelled outcomes);
+- `plan.json` — the load plan; `locust/` — Locust's CSV/JSON/HTML stats plus `samples.json`
+  (every sample, exact) and `live.json`; `panel/` and `panel.json` — the media panel's outputs;
+- `stack_metrics.prom` — the target's `/metrics` at the end; `logs/` — child process logs;
+- `metrics.json` — measured experience overall, per market and per profile, the modelled
+  business outcomes, and `with_measured_qoe` (the model re-run on the measured experience);
+- `run.json` — what ran, where, when, and the outage windows seen by the health monitor.
+
+Every child runs in its own process group; Ctrl-C (or SIGTERM) stops them all, Locust first
+and gracefully so its samples are written, and still writes `metrics.json` from what was
+measured (marked invalid, with a note).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from livelab.errors import RunError, TargetError
+from loadgen.run.commands import LocustSpec, locust_commands, panel_command, stack_command
+from loadgen.run.procs import Children
+from loadgen.run.progress import Progress, Status
+from loadgen.run.target import HealthMonitor, check_allowed, fetch, wait_healthy
+
+__all__ = ["RunOptions", "RunOutcome", "run"]
+
+STACK_READY_S = 30.0
+TARGET_CHECK_S = 5.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """`livelab run` settings beyond the scenario's `[load]` section."""
+
+    out: Path
+    target: str | None = None
+    allow_remote: bool = False
+    workers: int | None = None  # None: the scenario's load.workers
+    external_workers: int = 0  # --master: wait for this many `livelab run --worker`s
+    master_port: int = 5557
+    web: bool = False
+    room: str = "demo"
+    stack_args: tuple[str, ...] = ()  # e.g. ("--fault", "chat_delay_ms=800")
+    panel: bool = True
+    report: bool = True
+    live_display: bool | None = None
+
+
+@dataclass
+class RunOutcome:
+    out: Path
+    metrics: dict[str, Any]
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _peak_request_rate(plan: Any) -> float:
+    per_second: dict[int, int] = {}
+    for s in plan.scripts:
+        for t, kind in s.actions:
+            if kind != "leave":
+                per_second[int(t)] = per_second.get(int(t), 0) + 1
+    return float(max(per_second.values(), default=0))
+
+
+class _Run:
+    def __init__(self, scenario: Any, options: RunOptions, command: Sequence[str]) -> None:
+        self.scenario = scenario
+        self.opts = options
+        self.command = list(command)
+        self.load = scenario.load
+        self.out = options.out
+        self.children = Children()
+        self.t_start = time.monotonic()
+        self.clock: Callable[[], float] = lambda: time.monotonic() - self.t_start
+        self.status = Status()
+        self.notes: list[str] = []
+        self.base_url = ""
+        self.monitor: HealthMonitor | None = None
+        self.stack_restarts: list[float] = []
+        self.plan: Any = None
+        self.model_results: Any = None
+        self.model_doc: dict[str, Any] = {}
+        self.locust_rc: int | None = None
+        self.stack_cmd: list[str] | None = None
+
+    # --- phases ---------------------------------------------------------------------------
+    def simulate(self) -> None:
+        import sim
+        from livelab import __version__
+        from livelab.rundir import write_run
+        from scenarios import scenario_hash
+
+        self.status.phase = "simulating"
+        self.model_results = sim.simulate_all(self.scenario)
+        digest = scenario_hash(self.scenario)
+        self.model_doc = sim.metrics_document(
+            self.model_results, self.scenario, scenario_hash=digest, version=__version__
+        )
+        write_run(
+            self.out / "model",
+            self.model_results,
+            self.scenario,
+            self.model_doc,
+            command=self.command,
+            version=__version__,
+            scenario_hash=digest,
+            plots=False,
+        )
+
+    def compile_plan(self) -> None:
+        from loadgen.plan import compile_plan, read_model_run, save_plan
+
+        self.status.phase = "planning"
+        self.plan = compile_plan(
+            read_model_run(self.out / "model"),
+            scale=self.load.scale,
+            window=self.load.window,
+            window_s=self.load.window_s,
+            panel_viewers=self.load.panel_viewers if self.opts.panel else 0,
+            probe_share=self.load.panel_probe_share,
+            max_duration_s=self.load.max_duration_s,
+            source={"run_dir": "model"},
+        )
+        save_plan(self.plan, self.out / "plan.json")
+        self.status.scripts = len(self.plan.scripts)
+
+    def _stack_schedule(self) -> tuple[float, float]:
+        # The reference stack's host runs its mini-peaks (lottery, flash deal, poll, in turn) on a
+        # compressed cadence so the replayed window holds one of each: polls to vote in, deals.
+        every = max(self.plan.duration_s / 4.0, 15.0)
+        return every, every / 3.0
+
+    def start_stack(self, port: int = 0) -> None:
+        self.status.phase = "starting the reference stack"
+        ready = self.out / "logs" / "stack.ready"
+        ready.unlink(missing_ok=True)
+        if self.stack_cmd is None:
+            every, ahead = self._stack_schedule()
+            self.stack_cmd = stack_command(
+                ready, room=self.opts.room, db=self.out / "stack_ledger.sqlite",
+                secret=secrets.token_hex(16), mini_peak_every_s=every, announce_ahead_s=ahead,
+                think_time_s=self.scenario.host.answer_s, extra=self.opts.stack_args,
+            )  # fmt: skip
+        cmd = list(self.stack_cmd)
+        cmd[cmd.index("--port") + 1] = str(port)
+        child = self.children.start("stack", cmd, self.out / "logs" / "stack.log")
+        (self.out / "logs" / "stack.pid").write_text(f"{child.proc.pid}\n")
+        deadline = time.monotonic() + STACK_READY_S
+        while time.monotonic() < deadline:
+            if ready.is_file() and ready.read_text().strip():
+                self.base_url = ready.read_text().strip()
+                return
+            if not child.running:
+                raise RunError(
+                    f"the reference stack exited before it was ready:\n{child.log_tail()}"
+                )
+            time.sleep(0.05)
+        raise RunError(f"the reference stack was not ready within {STACK_READY_S:g} s")
+
+    def check_target(self) -> None:
+        assert self.opts.target is not None
+        self.base_url = self.opts.target.rstrip("/")
+        check_allowed(self.base_url, self.opts.allow_remote)
+
+    def announce_remote(self, progress: Progress) -> None:
+        from loadgen.run.target import is_loopback
+
+        if is_loopback(self.base_url):
+            return
+        progress.say(
+            f"REMOTE TARGET {self.base_url}: up to {_peak_request_rate(self.plan):.0f} requests "
+            f"and messages per second from {len(self.plan.scripts)} virtual viewers "
+            f"(peak {self.plan.peak_concurrency} concurrent) for {self.plan.duration_s:.0f} s, "
+            f"plus {self.plan.panel.get('viewers', 0)} WHEP media viewers."
+        )
+
+    def start_load(self) -> None:
+        self.status.phase = "load"
+        locust_out = self.out / "locust"
+        locust_out.mkdir(parents=True, exist_ok=True)
+        workers = self.opts.workers if self.opts.workers is not None else self.load.workers
+        spec = LocustSpec(
+            host=self.base_url, plan=self.out / "plan.json", out=locust_out, room=self.opts.room,
+            workers=workers, external_workers=self.opts.external_workers,
+            master_port=self.opts.master_port, web=self.opts.web,
+            stop_timeout_s=self.load.drain_s + 5,
+        )  # fmt: skip
+        cmds = locust_commands(spec)
+        for name, cmd in cmds.items():
+            self.children.start(name, cmd, self.out / "logs" / f"{name}.log")
+        if self.opts.web:
+            self.notes.append(f"Locust web UI at http://127.0.0.1:{spec.web_port}")
+        panel = self.plan.panel
+        if self.opts.panel and panel.get("viewers", 0) > 0 and panel.get("profiles"):
+            cmd = panel_command(
+                f"{self.base_url}/whep/{self.opts.room}", panel["profiles"], panel["probes"],
+                self.plan.duration_s, self.out / "panel", seed=self.plan.seed,
+                allow_remote=self.opts.allow_remote,
+            )  # fmt: skip
+            self.children.start("panel", cmd, self.out / "logs" / "panel.log")
+            self.status.panel_viewers = int(panel["viewers"])
+
+    def watch(self, progress: Progress) -> None:
+        """Until Locust ends: refresh the display, restart our stack if it died."""
+        live_path = self.out / "locust" / "live.json"
+        end_by = self.clock() + self.plan.duration_s + self.load.drain_s + 120.0
+        locust = self.children.items["locust"]
+        while locust.running:
+            self._tick(progress, live_path)
+            if self.clock() > end_by:
+                self.notes.append("Locust overran the plan by 120 s and was stopped")
+                break
+            time.sleep(0.25)
+        self.locust_rc = self.children.stop("locust", signal.SIGTERM, timeout_s=15.0)
+        for name in list(self.children.items):
+            if name.startswith("locust-worker"):
+                self.children.stop(name, timeout_s=10.0)
+        self._tick(progress, live_path)
+        panel = self.children.items.get("panel")
+        if panel is not None:
+            self.status.phase = "waiting for the media panel"
+            deadline = self.clock() + 60.0
+            while panel.running and self.clock() < deadline:
+                self._tick(progress, live_path)
+                time.sleep(0.25)
+            rc = self.children.stop("panel", signal.SIGINT, timeout_s=15.0)
+            if rc not in (0, None):
+                self.notes.append(f"media panel exited with {rc}: {panel.log_tail(3)}")
+
+    def _tick(self, progress: Progress, live_path: Path) -> None:
+        self.status.elapsed_s = self.clock()
+        try:
+            live = json.loads(live_path.read_text())
+        except (OSError, ValueError):
+            live = {}
+        if live:
+            self.status.update_from_live(live)
+            self.status.remaining_s = max(
+                float(live.get("duration_s", 0)) - float(live.get("t_s", 0)), 0.0
+            )
+        self.status.target_down = bool(self.monitor and self.monitor.down)
+        stack = self.children.items.get("stack")
+        if stack is not None and not stack.running and self.opts.target is None:
+            self.stack_restarts.append(round(self.clock(), 2))
+            progress.say(f"the reference stack exited ({stack.proc.returncode}); restarting it")
+            port = int(self.base_url.rsplit(":", 1)[1])
+            try:
+                self.start_stack(port=port)
+            except RunError as exc:
+                self.notes.append(f"could not restart the reference stack: {exc}")
+            self.status.phase = "load"
+        progress.refresh()
+
+    def scrape(self) -> None:
+        try:
+            (self.out / "stack_metrics.prom").write_bytes(fetch(f"{self.base_url}/metrics", 5.0))
+        except OSError as exc:
+            self.notes.append(f"could not scrape {self.base_url}/metrics: {exc}")
+
+
+def run(
+    scenario: Any,
+    options: RunOptions,
+    command: Sequence[str] = (),
+    on_done: Callable[[RunOutcome], None] | None = None,
+) -> RunOutcome:
+    """Run the whole job (see the module docstring). Raises TargetError (exit 3) when the
+    target does not answer; partial results stay in `options.out`."""
+    from loadgen.run.finish import finish
+
+    r = _Run(scenario, options, command)
+    r.out.mkdir(parents=True, exist_ok=True)
+    (r.out / "logs").mkdir(exist_ok=True)
+    interrupted = False
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with Progress(r.status, r.clock, live=options.live_display) as progress:
+            try:
+                r.simulate()
+                r.compile_plan()
+                if options.target is not None:
+                    r.check_target()
+                    r.announce_remote(progress)
+                    wait_healthy(r.base_url, TARGET_CHECK_S)
+                else:
+                    r.start_stack()
+                r.monitor = HealthMonitor(r.base_url, r.clock)
+                r.monitor.start()
+                r.start_load()
+                r.watch(progress)
+                r.status.phase = "measuring"
+                r.scrape()
+            except KeyboardInterrupt:
+                interrupted = True
+                r.status.phase = "interrupted"
+                progress.say("interrupted: stopping everything and writing partial results")
+                r.children.stop("locust", signal.SIGTERM, timeout_s=10.0)
+            except TargetError as exc:
+                r.notes.append(str(exc))
+                _write_run_json(r, error=str(exc))
+                raise
+            finally:
+                if r.monitor is not None:
+                    r.monitor.stop()
+                r.children.stop_all(timeout_s=10.0)
+                r.status.phase = "closing the loop" if not interrupted else "interrupted"
+                progress.refresh()
+        outcome = finish(r, interrupted=interrupted)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if on_done is not None:
+        on_done(outcome)
+    return outcome
+
+
+def _write_run_json(r: _Run, error: str | None = None, **extra: Any) -> None:
+    from livelab import __version__
+
+    info = {
+        "kind": "run",
+        "version": __version__,
+        "scenario": r.scenario.scenario.name,
+        "seed": r.scenario.scenario.seed,
+        "command": r.command,
+        "target": r.base_url or r.opts.target,
+        "reference_stack": r.opts.target is None,
+        "stack_args": list(r.opts.stack_args),
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "elapsed_s": round(r.clock(), 2),
+        "outages": r.monitor.outages if r.monitor else [],
+        "stack_restarts_s": r.stack_restarts,
+        "locust_exit": r.locust_rc,
+        "notes": r.notes,
+        "error": error,
+        **extra,
+    }
+    (r.out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
