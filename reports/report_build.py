@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,15 +95,23 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> ReportFiles:
-    """Write `report.html`, `summary.md` (and `metrics.json` if `out_dir` differs)."""
+def write_report(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    gate: Mapping[str, Any] | None = None,
+) -> ReportFiles:
+    """Write `report.html`, `summary.md` (and `metrics.json` if `out_dir` differs).
+
+    `gate` is a `gate.json` document to show; by default the run directory's own, if any.
+    """
     run = load_run(run_dir)
     root = Path(run_dir)
     out = Path(out_dir) if out_dir is not None else root
     out.mkdir(parents=True, exist_ok=True)
     scenario = _read_json(root / "scenario.json") if root.is_dir() else None
     title = scenario_name(run.metrics, scenario or {}, root.resolve().name)
-    gate = _read_json(root / "gate.json") if root.is_dir() else None
+    if gate is None:
+        gate = _read_json(root / "gate.json") if root.is_dir() else None
     meta = dict(run.metrics.get("meta", {}))
     notes = [str(n) for n in meta.get("notes", [])] + list(run.notes)
     headline = headline_rows(run.metrics)
@@ -117,7 +125,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
         headline=headline,
         measured=measured,
         plots=images,
-        gate=gate if isinstance(gate, dict) else None,
+        gate=gate if isinstance(gate, Mapping) else None,
         notes=notes,
     )
     html_path = out / "report.html"
@@ -129,7 +137,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
             meta=meta,
             headline=headline,
             measured=measured,
-            gate=gate if isinstance(gate, dict) else None,
+            gate=gate if isinstance(gate, Mapping) else None,
             notes=notes,
         ),
         "utf-8",

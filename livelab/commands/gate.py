@@ -51,6 +51,14 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--alpha", type=float, default=0.05, help="significance level of regression tests"
     )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="start the reference stack with this fault (passed to `livelab run`)",
+    )
+    parser.add_argument("--no-report", action="store_true", help="do not write report.html")
     parser.add_argument("--no-record", action="store_true", help="do not add to the run index")
     add_index_arg(parser)
     parser.set_defaults(func=_gate)
@@ -84,6 +92,12 @@ def _make_run(args: argparse.Namespace, out: Path) -> None:
         argv += ["--variant", args.variant]
     if args.target:
         argv += ["--target", args.target]
+    for fault in args.fault:
+        if args.model_only or args.target:
+            raise ConfigError([Problem("--fault", "", fault, "only for the reference stack")])
+        argv += ["--fault", fault]
+    if command == "run":
+        argv += ["--no-report"]  # the gate writes the report itself, verdicts included
     print(f"livelab gate: {' '.join(argv[2:])}", file=sys.stderr, flush=True)
     code = subprocess.call(argv)
     if code == 2:
@@ -136,6 +150,14 @@ def _gate(args: argparse.Namespace) -> int:
     Console(width=180).print(rich_table(result))
     for note in result.notes:
         print(f"note: {note}")
+    if not args.no_report and run.path is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from reports.report_build import write_report
+
+        files = write_report(run.path, out, gate=result.as_dict())
+        print(f"report: {files.html} (summary for a PR comment: {files.summary})")
     if not args.no_record and run.path is not None:
         try:
             index.record(run.path, gate_status=result.status)

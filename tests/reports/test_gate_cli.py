@@ -22,10 +22,10 @@ GATES = """
 """
 
 
-def gate(scenario: Path, run: Path, tmp_path: Path, *extra: str) -> int:
-    return main(
-        ["gate", str(scenario), "--from", str(run), "--index", str(tmp_path / "i.sqlite"), *extra]
-    )
+def gate(scenario: Path, run: Path, tmp_path: Path, *extra: str, report: bool = False) -> int:
+    index = str(tmp_path / "i.sqlite")
+    more = [] if report else ["--no-report"]
+    return main(["gate", str(scenario), "--from", str(run), "--index", index, *more, *extra])
 
 
 def test_pass_writes_json_junit_and_is_reproducible(
@@ -33,8 +33,10 @@ def test_pass_writes_json_junit_and_is_reproducible(
 ) -> None:
     scenario = make_scenario(GATES)
     run = make_run()
-    assert gate(scenario, run, tmp_path) == 0
+    assert gate(scenario, run, tmp_path, report=True) == 0
     first = (run / "gate.json").read_bytes()
+    # The report shows the verdicts.
+    assert "**Gate ✅ PASS** — 0 of 6 failed" in (run / "summary.md").read_text()
     result = json.loads(first)
     assert result["status"] == "pass" and result["exit_code"] == 0
     assert [v["key"] for v in result["verdicts"]][:3] == [
