@@ -69,6 +69,15 @@ class EdgeQueue:
         np.add.at(self.depart, leave_bucket, 1.0)
         np.add.at(self.depart_kbps, leave_bucket, kbps)
 
+    def move_departures(
+        self, old_bucket: NDArray[np.int64], new_bucket: int, kbps: FloatArray
+    ) -> None:
+        """Viewers who leave earlier than planned free their slot and egress earlier."""
+        np.add.at(self.depart, old_bucket, -1.0)
+        np.add.at(self.depart_kbps, old_bucket, -kbps)
+        self.depart[new_bucket] += old_bucket.size
+        self.depart_kbps[new_bucket] += float(kbps.sum())
+
     def _share(self) -> float:
         if self.edge is None or self.load_kbps <= 0:
             return 1.0

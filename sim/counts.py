@@ -35,6 +35,16 @@ def finish(
         if not m.batches:
             continue
         v = {k: np.concatenate([b[k] for b in m.batches]) for k in m.batches[0]}
+        # Viewers who left early (overload) lose the trust and orders they had not reached yet.
+        cut = v.pop("cut")
+        del v["leave_b"]
+        late = cut & (v["ordered"] & ~(v["order_s"] < v["leave_s"]))
+        v["ordered"] = v["ordered"] & ~late
+        v["order_s"] = np.where(late, np.nan, v["order_s"])
+        v["gmv"] = np.where(late, 0.0, v["gmv"])
+        v["repurchased"] = v["repurchased"] & v["ordered"]
+        v["trusted"] = v["trusted"] & ~(cut & (v["watch_s"] < v["trust_s"]))
+        del v["trust_s"]
         rng = streams.get(f"{m.market.code}/counts")
         beh = m.behavior
         started = ~v["abandoned"]

@@ -26,9 +26,10 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
+from scenarios.behavior import Behavior
 from scenarios.schema import Market, Scenario
 from sim.capacity import EdgeQueue, InteractionQueue
-from sim.journey import U_ROWS, Journey, StreamContext, journeys
+from sim.journey import U_ROWS, Journey, StreamContext, interactivity, journeys
 from sim.paths import ACCESS, MarketPaths, Paths, market_paths
 from sim.qoe import Conditions, Experience, experience, with_fixed
 from sim.result import SERIES, SimResult
@@ -49,8 +50,8 @@ FloatArray = NDArray[np.float64]
 Batch = dict[str, NDArray[Any]]
 _EXP_KEYS = ("join_ms", "startup_ms", "g2g_latency_ms", "chat_rtt_ms", "answer_ms", "order_ms",
              "rebuffer_ratio", "freeze_per_min", "resolution", "kbps", "fps")  # fmt: skip
-_JOURNEY_KEYS = ("start_s", "leave_s", "watch_s", "abandoned", "failed", "trusted", "ordered",
-                 "order_s", "shared", "share_s", "returned", "repurchased")  # fmt: skip
+_JOURNEY_KEYS = ("start_s", "leave_s", "watch_s", "abandoned", "failed", "trusted", "trust_s",
+                 "ordered", "order_s", "shared", "share_s", "returned", "repurchased")  # fmt: skip
 
 
 class _MarketModel:
@@ -95,6 +96,9 @@ class _MarketModel:
         self.rng_referred = streams.get(f"{code}/referred")
         self.rng_invites = streams.get(f"{code}/invites")
         self.rng_qoe = streams.get(f"{code}/qoe")
+        self.rng_overload = streams.get(f"{code}/overload")
+        self.shares: dict[int, list[tuple[int, NDArray[np.intp]]]] = {}
+        self.batch_until: list[float] = []
         self.calendar: dict[int, list[tuple[FloatArray, NDArray[np.int16]]]] = {}
         steps = grid.n
         self.start_diff = np.zeros(steps + 2)
@@ -113,7 +117,8 @@ class _MarketModel:
         return self.concurrent
 
     def step(self, b: int, interaction_ms: float) -> None:
-        """Join, experience and journeys of the viewers arriving in step `b`."""
+        """Shares due now, then the join, experience and journeys of this step's arrivals."""
+        self.share_due(b)
         lo, hi = int(self.bounds[b]), int(self.bounds[b + 1])
         due = self.calendar.pop(b, [])
         n_ref = sum(t.size for t, _ in due)
@@ -148,11 +153,19 @@ class _MarketModel:
         exp = experience(self.scenario, path, u[0], cond)
         exp = with_fixed(exp, self.market.qoe, self.rng_qoe)
         j = journeys(self.ctx, arrival, access > 0, referred, exp, wait_ms / 1000.0, u)
-        self._admit(b, j, exp)
-        invites = self._refer(b, j, generation)
-        self.batches.append(_batch(self, arrival, access, path, generation, exp, j, invites))
+        leave_b = self._admit(b, j, exp)
+        batch = _batch(self, arrival, access, path, generation, exp, j, leave_b)
+        self.batches.append(batch)
+        self.batch_until.append(float(j.leave_s.max(initial=0.0)))
+        sharers = np.flatnonzero(j.shared)
+        if sharers.size:
+            steps = np.maximum(self.grid.bucket(j.share_s[sharers]), b + 1)
+            for step in np.unique(steps):
+                rows = sharers[steps == step]
+                self.shares.setdefault(int(step), []).append((len(self.batches) - 1, rows))
 
-    def _admit(self, b: int, j: Journey, exp: Experience) -> None:
+    def _admit(self, b: int, j: Journey, exp: Experience) -> NDArray[np.int64]:
+        """Hold slots, egress and concurrency; return each viewer's leave step (−1: never in)."""
         started = ~j.abandoned
         first = b + 1  # this step's snapshot is taken; changes count from the next one
         start_b = np.maximum(self.grid.bucket(j.start_s[started]), first)
@@ -160,29 +173,82 @@ class _MarketModel:
         np.add.at(self.start_diff, start_b, 1.0)
         np.add.at(self.leave_diff, leave_b, 1.0)
         self.edge.admit(leave_b, exp.kbps[started])
+        out = np.full(started.size, -1, dtype=np.int64)
+        out[started] = leave_b
+        return out
 
-    def _refer(self, b: int, j: Journey, generation: NDArray[np.int16]) -> NDArray[np.int32]:
-        """Draw sharers' accepted invitations and put the invitees in the calendar."""
-        accepted = np.zeros(generation.size, dtype=np.int32)
-        sharers = np.flatnonzero(j.shared)
-        if sharers.size == 0:
-            return accepted
-        beh, rng = self.behavior, self.rng_invites
-        sent = rng.poisson(beh.invites_per_share, sharers.size)
-        got = rng.binomial(sent, beh.invite_conversion)
-        accepted[sharers] = got
-        total = int(got.sum())
-        if total == 0:
-            return accepted
-        t = np.repeat(j.share_s[sharers], got) + rng.exponential(beh.invitee_delay_min * 60, total)
-        gen = (np.repeat(generation[sharers], got) + 1).astype(np.int16)
-        keep = t < self.grid.duration_s
-        t, gen = t[keep], gen[keep]
-        steps = np.maximum(self.grid.bucket(t), b + 1)
-        for step in np.unique(steps):
-            sel = steps == step
-            self.calendar.setdefault(int(step), []).append((t[sel], gen[sel]))
-        return accepted
+    def share_due(self, b: int) -> None:
+        """Sharers whose share falls in step `b` and who are still watching send their invites.
+
+        Each sharer's accepted invitations are drawn now; the invitees go into the calendar at
+        their arrival steps (a later generation). A viewer who left before sharing does not.
+        """
+        for bi, rows in self.shares.pop(b, []):
+            v = self.batches[bi]
+            alive = v["leave_s"][rows] > v["share_s"][rows]
+            gone = rows[~alive]
+            v["shared"][gone] = False
+            v["share_s"][gone] = np.nan
+            rows = rows[alive]
+            if rows.size == 0:
+                continue
+            beh, rng = self.behavior, self.rng_invites
+            got = rng.binomial(rng.poisson(beh.invites_per_share, rows.size), beh.invite_conversion)
+            v["invites"][rows] = got
+            total = int(got.sum())
+            if total == 0:
+                continue
+            delay = rng.exponential(beh.invitee_delay_min * 60.0, total)
+            t = np.repeat(v["share_s"][rows], got) + delay
+            gen = (np.repeat(v["generation"][rows], got) + 1).astype(np.int16)
+            keep = t < self.grid.duration_s
+            t, gen = t[keep], gen[keep]
+            steps = np.maximum(self.grid.bucket(t), b + 1)
+            for step in np.unique(steps):
+                sel = steps == step
+                self.calendar.setdefault(int(step), []).append((t[sel], gen[sel]))
+
+    def overload(self, b: int, response_ms: float) -> None:
+        """Viewers watching during step `b` react to the interaction service's response time.
+
+        Their host-behind-chat lag is recomputed with the current response time; the rise of the
+        interactivity penalty over what they met at their join is a hazard of leaving, spread
+        over a decision window (`decision_window_s`), applied for this step.
+        """
+        t = b * self.grid.step_s
+        beh = self.behavior
+        rate = self.grid.step_s / beh.decision_window_s
+        for bi, until in enumerate(self.batch_until):
+            if until <= t:
+                continue
+            v = self.batches[bi]
+            rows = np.flatnonzero((v["leave_b"] > b + 1) & (v["start_s"] <= t))
+            if rows.size == 0:
+                continue
+            then = v["g2g_latency_ms"][rows] + 0.5 * v["chat_rtt_ms"][rows]
+            now = v["g2g_latency_ms"][rows] + 0.5 * (v["rtt_ms"][rows] + response_ms)
+            hazard = (_leave_share(beh, now) - _leave_share(beh, then)) * rate
+            if not (hazard > 0).any():
+                continue
+            u = self.rng_overload.random((2, rows.size))
+            cut = rows[u[0] < hazard]
+            if cut.size == 0:
+                continue
+            new_leave = t + u[1][u[0] < hazard] * self.grid.step_s
+            old_b = v["leave_b"][cut]
+            np.add.at(self.leave_diff, old_b, -1.0)
+            self.leave_diff[b + 1] += cut.size
+            self.edge.move_departures(old_b, b + 1, v["kbps"][cut])
+            v["leave_s"][cut] = new_leave
+            v["watch_s"][cut] = new_leave - v["start_s"][cut]
+            v["leave_b"][cut] = b + 1
+            v["cut"][cut] = True
+
+
+def _leave_share(beh: Behavior, behind_ms: FloatArray) -> FloatArray:
+    q_lat, q_cliff = interactivity(beh, behind_ms)
+    result: FloatArray = 1.0 - (1.0 - q_lat) * (1.0 - q_cliff)
+    return result
 
 
 def _slice_paths(p: Paths, lo: int, hi: int) -> Paths:
@@ -209,7 +275,7 @@ def _batch(
     generation: NDArray[np.int16],
     exp: Experience,
     j: Journey,
-    invites: NDArray[np.int32],
+    leave_b: NDArray[np.int64],
 ) -> Batch:
     out: Batch = {
         "market": np.full(arrival.size, m.index, dtype=np.int16),
@@ -221,13 +287,15 @@ def _batch(
         "rtt_ms": path.rtt_ms,
         "jitter_ms": path.jitter_ms,
         "loss": path.loss,
-        "invites": invites,
+        "invites": np.zeros(arrival.size, dtype=np.int32),
         "gmv": j.order_usd,
+        "leave_b": leave_b,
+        "cut": np.zeros(arrival.size, dtype=bool),
     }
     for key in _EXP_KEYS:
         out[key] = getattr(exp, key)
     for key in _JOURNEY_KEYS:
-        out[key] = getattr(j, key)
+        out[key] = np.array(getattr(j, key))  # writable: shares and overload update in place
     return out
 
 
@@ -260,6 +328,9 @@ def run(
     interaction_ms = np.zeros(grid.n)
     chat_rate = np.zeros((len(models), grid.n))  # per viewer, messages/s
     polls = [ev for ev in events if ev.kind == "poll"]
+    # Below half load the response time is within one base time of idle: not worth a pass over
+    # the watching viewers (the hazard is the change of lag since their join, ~0 there).
+    unloaded_ms = 2.0 * scenario.infra.interaction_base_ms
 
     env = simpy.Environment()
     ticks = [env.event() for _ in range(grid.n)]
@@ -294,6 +365,9 @@ def run(
                     + series["votes_per_s"][i, b]
                 )
             interaction_ms[b] = interaction.tick(msgs)
+            if interaction_ms[b] > unloaded_ms:
+                for m in models:
+                    m.overload(b, float(interaction_ms[b]))
             ticks[b].succeed(b)
             if progress is not None and b % max(1, grid.n // 100) == 0:
                 progress(b / grid.n)

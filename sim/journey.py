@@ -76,6 +76,7 @@ class Journey:
     abandoned: BoolArray  # left before the first frame (includes failed)
     failed: BoolArray  # join failed at a full edge
     trusted: BoolArray
+    trust_s: FloatArray  # watching needed to trust, s
     ordered: BoolArray
     order_s: FloatArray
     order_usd: FloatArray
@@ -109,7 +110,6 @@ def journeys(
     """
     b = ctx.behavior
     end = ctx.grid.duration_s
-    n = arrival_s.shape[0]
     loc = b.localized_boost if ctx.localized else 1.0
 
     # Startup: patience (K&S line) and failed joins at a full edge.
@@ -177,7 +177,6 @@ def journeys(
     returned = u[ROW["return"]] < 1.0 - (1.0 - p_ret) ** later
     p_rep = np.clip(p_ret * b.repurchase_prob, 0.0, 1.0)
     repurchased = ordered & (u[ROW["repurchase"]] < 1.0 - (1.0 - p_rep) ** later)
-    del n
     return Journey(
         start_s=np.where(started, start_s, np.nan),
         leave_s=leave_s,
@@ -185,6 +184,7 @@ def journeys(
         abandoned=abandoned,
         failed=failed,
         trusted=trusted,
+        trust_s=np.broadcast_to(trust_s, arrival_s.shape).astype(np.float64),
         ordered=ordered,
         order_s=order_s,
         order_usd=order_usd,
