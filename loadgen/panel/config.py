@@ -42,7 +42,10 @@ class PanelConfig:
     ``health``: when a process counts as saturated; ``g2g_warmup_s``: g2g samples of a viewer's
     first seconds after its first frame are left out of the distributions (a join-time backlog
     is reported by ``first_frame_g2g_ms`` instead); ``receiver``: ``fixed`` or ``stock`` (aiortc's
-    own receive path, probes only, for comparison); ``allow_remote``: permit a non-loopback URL.
+    own receive path, probes only, for comparison); ``allow_remote``: permit a non-loopback URL;
+    ``join_rate``: joins per second per process at most (each join generates a DTLS certificate
+    and runs a handshake on the loop; a burst of them would saturate the generator and inflate
+    the join figures it measures), so a process's joins take max(ramp, its viewers / join_rate).
     """
 
     whep_url: str
@@ -57,6 +60,7 @@ class PanelConfig:
     g2g_warmup_s: float = 2.0
     receiver: str = "fixed"
     allow_remote: bool = False
+    join_rate: float = 10.0
 
     def __post_init__(self) -> None:
         problems: list[Problem] = []
@@ -68,6 +72,8 @@ class PanelConfig:
             problems.append(Problem("panel", "duration_s", self.duration_s, "> 0 seconds"))
         if self.processes is not None and self.processes < 1:
             problems.append(Problem("panel", "processes", self.processes, "an integer ≥ 1"))
+        if not self.join_rate > 0:
+            problems.append(Problem("panel", "join_rate", self.join_rate, "> 0 joins per second"))
         if self.receiver not in ("fixed", "stock"):
             problems.append(Problem("panel", "receiver", self.receiver, "fixed or stock"))
         if not self.profiles or any(w <= 0 or not math.isfinite(w) for _, w in self.profiles):

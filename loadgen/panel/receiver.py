@@ -217,9 +217,9 @@ class FrameBuffer:
         ref = self._highest
         if ref is None:
             return seq16
-        base = ref & ~0xFFFF
-        cands = (base - 0x10000 + seq16, base + seq16, base + 0x10000 + seq16)
-        return min(cands, key=lambda c: abs(c - ref))
+        # signed 16-bit distance from the highest seq seen: wrap-around is invisible
+        diff = (seq16 - ref) & 0xFFFF
+        return ref + diff - 0x10000 if diff >= 0x8000 else ref + diff
 
     def _nack_interval(self) -> float:
         return max(1.5 * self.rtt_ms, self.policy.nack_min_interval_ms)

@@ -52,14 +52,9 @@ class StreamCounter:
         if self._max is None:
             self._base = self._max = seq16
         else:
-            ref = self._max
-            base = ref & ~0xFFFF
-            seq = min(
-                (base - 0x10000 + seq16, base + seq16, base + 0x10000 + seq16),
-                key=lambda c: abs(c - ref),
-            )
-            if seq > ref:
-                self._max = seq
+            diff = (seq16 - self._max) & 0xFFFF  # signed 16-bit distance, wrap-safe
+            if 0 < diff < 0x8000:
+                self._max += diff
         # RFC 3550 A.8: J += (|D| - J) / 16 with D the change in transit time.
         transit = arrival_ms * self._hz_per_ms - rtp_ts
         if self._last_transit is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from loadgen.panel.receiver import FrameBuffer, ReceiverPolicy
 from loadgen.panel.vp8desc import parse_vp8_descriptor
 
@@ -182,3 +184,19 @@ def test_vp8_descriptor():
     # continuation packet
     assert parse_vp8_descriptor(bytes([0x80, 0x80, 0x05, 0x00])) == (False, False, 3)
     assert parse_vp8_descriptor(b"") is None
+
+
+def test_stream_counter_loss_jitter_and_wrap():
+    from loadgen.panel.rtpstats import StreamCounter
+
+    c = StreamCounter(1234)
+    # seqs 65534..3 with 65535 and 2 lost; constant 10 ms spacing matched by RTP (no jitter)
+    for i, seq in enumerate([65534, 0, 1, 3]):
+        step = [0, 2, 3, 5][i]
+        c.add(seq, step * 900, 1000.0 + step * 10.0, 100)
+    snap = c.snapshot()
+    assert (snap.packets_received, snap.packets_expected, snap.packets_lost) == (4, 6, 2)
+    assert snap.jitter_ms == 0.0 and snap.bytes_received == 400
+    # one packet 16 ms late: J = 16/16 ms after one sample (RFC 3550 A.8)
+    c.add(4, 6 * 900, 1000.0 + 6 * 10.0 + 16.0, 100)
+    assert c.snapshot().jitter_ms == pytest.approx(1.0)
