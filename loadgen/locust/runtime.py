@@ -59,6 +59,7 @@ class Runtime:
         self.room = "demo"
         self.linger_s = 5.0
         self.out: Path | None = None
+        self.finalised = False
 
     # --- set-up ---------------------------------------------------------------------------
     def setup(self, env: Environment) -> None:
@@ -167,12 +168,10 @@ class Runtime:
     # --- outputs (master or local) --------------------------------------------------------
     def totals(self) -> dict[str, Any]:
         statuses = list(self.worker_status.values()) or [self._status()]
-        if self.worker_status:
-            statuses.append(
-                {"cpu_warning": bool(getattr(self.env.runner, "worker_cpu_warning_emitted", False))}
-                if self.env
-                else {}
-            )
+        if self.worker_status and self.env is not None:
+            # The master's own record of a worker CPU warning (Locust logs it there).
+            warned = bool(getattr(self.env.runner, "worker_cpu_warning_emitted", False))
+            statuses.append({"cpu_warning": warned})
         lags = self.book.values("start_lag_ms")
         return {
             "active": sum(int(s.get("active", 0)) for s in statuses),
@@ -188,8 +187,9 @@ class Runtime:
         }
 
     def write_outputs(self, final: bool = False) -> None:
-        if self.out is None or self.plan is None:
+        if self.out is None or self.plan is None or self.finalised:
             return
+        self.finalised = final  # the periodic writer must not overwrite the final files
         runner = self.env.runner if self.env else None
         totals = self.totals()
         live = {
