@@ -139,6 +139,7 @@ class StackServer:
                 self._room_settings,
                 self.metrics,
                 self._lag,
+                self._fanout,
                 self.clock_ms,
                 lambda: self.ledger.leaderboard(name),
             )
@@ -186,6 +187,9 @@ class StackServer:
         self._lag = m.histogram(
             "livelab_stack_delivery_lag_ms",
             "server receive (or host event) to frame written to every viewer socket, ms",
+        )
+        self._fanout = m.histogram(
+            "livelab_stack_fanout_ms", "time to write one delivery frame to every socket, ms"
         )
         m.gauge(
             "livelab_stack_ws_connections",

@@ -3,7 +3,7 @@
 Each frame is rendered with the wall-clock capture time in its barcode, encoded exactly once by
 one `Vp8Source`, and published to the room's `VideoHub`. A keyframe is forced every
 `keyframe_interval_s` (bounds a new viewer's time to first frame) and when a viewer asks (PLI,
-rate-limited by the hub).
+rate-limited by the hub). With no viewers in the room the host keeps time but encodes nothing.
 """
 
 from __future__ import annotations
@@ -94,6 +94,12 @@ class SyntheticHost:
                 # More than a second late (a stalled machine): resynchronise, don't burst.
                 start, n = loop.time(), 0
             now = loop.time()
+            if self.hub.viewer_count == 0:
+                # Nobody watching: don't spend a core-percent per room encoding for no one. The
+                # first viewer's subscribe() asks for a keyframe, so it starts at once.
+                self._keyframe_wanted = True
+                n += 1
+                continue
             keyframe = self._keyframe_wanted or now - last_key >= self.keyframe_interval_s
             self._keyframe_wanted = False
             if keyframe:

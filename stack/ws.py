@@ -29,7 +29,9 @@ async def handle_ws(server: StackServer, request: web.Request) -> web.StreamResp
     room_name = request.match_info["room"]
     claims = server.authenticate(request, room_name)  # 401/403 before the upgrade
     room = server.room(room_name)
-    ws = web.WebSocketResponse(max_msg_size=HARD_MAX_FRAME_BYTES, heartbeat=30.0)
+    # No permessage-deflate: a room sends the same small frame to thousands of sockets, and
+    # compressing it once per socket would cost more CPU than the bytes it saves on loopback.
+    ws = web.WebSocketResponse(max_msg_size=HARD_MAX_FRAME_BYTES, heartbeat=30.0, compress=False)
     await ws.prepare(request)
     opts = server.options
     conn = Connection(
