@@ -341,7 +341,7 @@ async def _media_worker_main(url: str, ctl: Any, out: Any) -> None:
 
 
 def bench_media(
-    levels: tuple[int, ...] = (0, 50, 100, 150, 200),
+    levels: tuple[int, ...] = (1, 50, 100, 150, 200),
     per_process: int = 50,
     window_s: float = 8.0,
     g2g_s: float = 10.0,
