@@ -44,6 +44,10 @@ def finish(
         v["gmv"] = np.where(late, 0.0, v["gmv"])
         v["repurchased"] = v["repurchased"] & v["ordered"]
         v["trusted"] = v["trusted"] & ~(cut & (v["watch_s"] < v["trust_s"]))
+        unshared = cut & v["shared"] & ~(v["share_s"] < v["leave_s"])
+        v["shared"] = v["shared"] & ~unshared
+        v["share_s"] = np.where(unshared, np.nan, v["share_s"])
+        v["invites"] = np.where(unshared, 0, v["invites"]).astype(np.int32)
         del v["trust_s"]
         rng = streams.get(f"{m.market.code}/counts")
         beh = m.behavior

@@ -97,9 +97,12 @@ class _MarketModel:
         self.rng_invites = streams.get(f"{code}/invites")
         self.rng_qoe = streams.get(f"{code}/qoe")
         self.rng_overload = streams.get(f"{code}/overload")
-        self.shares: dict[int, list[tuple[int, NDArray[np.intp]]]] = {}
         self.batch_until: list[float] = []
-        self.calendar: dict[int, list[tuple[FloatArray, NDArray[np.int16]]]] = {}
+        self.batch_offset: list[int] = []
+        self.n_seen = 0
+        self.leave_store = np.empty(n + 1024)
+        # step → invitees due: (arrival s, generation, referrer index, referrer's share s)
+        self.calendar: dict[int, list[tuple[Any, ...]]] = {}
         steps = grid.n
         self.start_diff = np.zeros(steps + 2)
         self.leave_diff = np.zeros(steps + 2)
@@ -117,11 +120,10 @@ class _MarketModel:
         return self.concurrent
 
     def step(self, b: int, interaction_ms: float) -> None:
-        """Shares due now, then the join, experience and journeys of this step's arrivals."""
-        self.share_due(b)
+        """Join, experience and journeys of the viewers arriving in step `b`."""
         lo, hi = int(self.bounds[b]), int(self.bounds[b + 1])
-        due = self.calendar.pop(b, [])
-        n_ref = sum(t.size for t, _ in due)
+        due = self._invitees_due(b)
+        n_ref = due[0].size
         if hi == lo and n_ref == 0:
             return
         arrival = self.arrival[lo:hi]
@@ -130,8 +132,7 @@ class _MarketModel:
         u = self.u[:, lo:hi]
         generation = np.zeros(hi - lo, dtype=np.int16)
         if n_ref:
-            t_ref = np.concatenate([t for t, _ in due])
-            g_ref = np.concatenate([g for _, g in due])
+            t_ref, g_ref = due
             rng = self.rng_referred
             a_ref = self._access(rng.random(n_ref))
             p_ref = self.paths.sample(
@@ -155,14 +156,23 @@ class _MarketModel:
         j = journeys(self.ctx, arrival, access > 0, referred, exp, wait_ms / 1000.0, u)
         leave_b = self._admit(b, j, exp)
         batch = _batch(self, arrival, access, path, generation, exp, j, leave_b)
+        offset = self._remember(j.leave_s)
+        batch["invites"] = self._refer(b, j, generation, offset)
         self.batches.append(batch)
+        self.batch_offset.append(offset)
         self.batch_until.append(float(j.leave_s.max(initial=0.0)))
-        sharers = np.flatnonzero(j.shared)
-        if sharers.size:
-            steps = np.maximum(self.grid.bucket(j.share_s[sharers]), b + 1)
-            for step in np.unique(steps):
-                rows = sharers[steps == step]
-                self.shares.setdefault(int(step), []).append((len(self.batches) - 1, rows))
+
+    def _remember(self, leave_s: FloatArray) -> int:
+        """Append leave times to the market's store (read when invitees arrive); the offset."""
+        offset = self.n_seen
+        need = offset + leave_s.size
+        if need > self.leave_store.size:
+            grown = np.empty(max(need, 2 * self.leave_store.size))
+            grown[:offset] = self.leave_store[:offset]
+            self.leave_store = grown
+        self.leave_store[offset:need] = leave_s
+        self.n_seen = need
+        return offset
 
     def _admit(self, b: int, j: Journey, exp: Experience) -> NDArray[np.int64]:
         """Hold slots, egress and concurrency; return each viewer's leave step (−1: never in)."""
@@ -177,36 +187,46 @@ class _MarketModel:
         out[started] = leave_b
         return out
 
-    def share_due(self, b: int) -> None:
-        """Sharers whose share falls in step `b` and who are still watching send their invites.
+    def _refer(
+        self, b: int, j: Journey, generation: NDArray[np.int16], offset: int
+    ) -> NDArray[np.int32]:
+        """Draw sharers' accepted invitations; put the invitees in the calendar of their steps.
 
-        Each sharer's accepted invitations are drawn now; the invitees go into the calendar at
-        their arrival steps (a later generation). A viewer who left before sharing does not.
+        Each invitee remembers its referrer and the share time: if the referrer leaves before
+        sharing (overload, see `overload`), the invitee never comes (`_invitees_due`).
         """
-        for bi, rows in self.shares.pop(b, []):
-            v = self.batches[bi]
-            alive = v["leave_s"][rows] > v["share_s"][rows]
-            gone = rows[~alive]
-            v["shared"][gone] = False
-            v["share_s"][gone] = np.nan
-            rows = rows[alive]
-            if rows.size == 0:
-                continue
-            beh, rng = self.behavior, self.rng_invites
-            got = rng.binomial(rng.poisson(beh.invites_per_share, rows.size), beh.invite_conversion)
-            v["invites"][rows] = got
-            total = int(got.sum())
-            if total == 0:
-                continue
-            delay = rng.exponential(beh.invitee_delay_min * 60.0, total)
-            t = np.repeat(v["share_s"][rows], got) + delay
-            gen = (np.repeat(v["generation"][rows], got) + 1).astype(np.int16)
-            keep = t < self.grid.duration_s
-            t, gen = t[keep], gen[keep]
-            steps = np.maximum(self.grid.bucket(t), b + 1)
-            for step in np.unique(steps):
-                sel = steps == step
-                self.calendar.setdefault(int(step), []).append((t[sel], gen[sel]))
+        accepted = np.zeros(generation.size, dtype=np.int32)
+        sharers = np.flatnonzero(j.shared)
+        if sharers.size == 0:
+            return accepted
+        beh, rng = self.behavior, self.rng_invites
+        got = rng.binomial(rng.poisson(beh.invites_per_share, sharers.size), beh.invite_conversion)
+        accepted[sharers] = got
+        total = int(got.sum())
+        if total == 0:
+            return accepted
+        share_s = np.repeat(j.share_s[sharers], got)
+        t = share_s + rng.exponential(beh.invitee_delay_min * 60.0, total)
+        gen = (np.repeat(generation[sharers], got) + 1).astype(np.int16)
+        ref = np.repeat(sharers + offset, got)
+        keep = t < self.grid.duration_s
+        t, gen, ref, share_s = t[keep], gen[keep], ref[keep], share_s[keep]
+        steps = np.maximum(self.grid.bucket(t), b + 1)
+        for step in np.unique(steps):
+            sel = steps == step
+            self.calendar.setdefault(int(step), []).append(
+                (t[sel], gen[sel], ref[sel], share_s[sel])
+            )
+        return accepted
+
+    def _invitees_due(self, b: int) -> tuple[FloatArray, NDArray[np.int16]]:
+        """(arrival times, generations) of the invitees due in step `b` whose referrer shared."""
+        due = self.calendar.pop(b, [])
+        if not due:
+            return np.empty(0), np.empty(0, dtype=np.int16)
+        t, gen, ref, share_s = (np.concatenate(parts) for parts in zip(*due, strict=True))
+        shared = self.leave_store[ref] > share_s
+        return t[shared], gen[shared].astype(np.int16)
 
     def overload(self, b: int, response_ms: float) -> None:
         """Viewers watching during step `b` react to the interaction service's response time.
@@ -240,6 +260,7 @@ class _MarketModel:
             self.leave_diff[b + 1] += cut.size
             self.edge.move_departures(old_b, b + 1, v["kbps"][cut])
             v["leave_s"][cut] = new_leave
+            self.leave_store[self.batch_offset[bi] + cut] = new_leave
             v["watch_s"][cut] = new_leave - v["start_s"][cut]
             v["leave_b"][cut] = b + 1
             v["cut"][cut] = True
