@@ -135,7 +135,10 @@ class LocustTarget:
         samples = step_dir / "samples.json"
         if not samples.is_file():
             tail = (step_dir / "locust.log").read_text(errors="replace")[-2000:]
-            raise RunError(f"Locust wrote no samples for step {audience}:\n{tail}")
+            raise RunError(
+                f"Locust (exit code {proc.returncode}) wrote no samples for step {audience}; "
+                f"log {step_dir / 'locust.log'} ends:\n{tail}"
+            )
         book = read_samples(samples)
         figures = step_figures(book.rows)
         figures["msgs_per_s"] = offered / s.duration_s
