@@ -154,3 +154,19 @@ def _toml(data: dict[str, Any]) -> str:
         else:
             table(key, body)
     return "\n".join(lines) + "\n"
+
+
+def test_shipped_strategies_scenario_covers_cadence_and_incentives() -> None:
+    path = SCENARIO_DIR / "strategies_sea_vs_eu.toml"
+    data = tomllib.loads(path.read_text("utf-8"))
+    scenarios = variant_scenarios(data, source=str(path))
+    assert list(scenarios) == ["every15-interest", "every20", "no-peaks", "social", "honour"]
+    cadence = {n: s.host.mini_peak_every_min for n, s in scenarios.items()}
+    assert cadence == {"every15-interest": 15, "every20": 20, "no-peaks": 0, "social": 15,
+                       "honour": 15}  # fmt: skip
+    modes = {n: {m.incentive for m in s.markets} for n, s in scenarios.items()}
+    assert modes["every15-interest"] == {"interest"} and modes["social"] == {"social"}
+    assert modes["honour"] == {"honour"}
+    codes = [m.code for m in scenarios["every20"].markets]
+    assert codes == ["ID", "TH", "GB", "DE"]  # Southeast Asia and Europe
+    assert len({s.scenario.seed for s in scenarios.values()}) == 1
