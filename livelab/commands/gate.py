@@ -99,13 +99,32 @@ def _make_run(args: argparse.Namespace, out: Path) -> None:
     if command == "run":
         argv += ["--no-report"]  # the gate writes the report itself, verdicts included
     print(f"livelab gate: {' '.join(argv[2:])}", file=sys.stderr, flush=True)
-    code = subprocess.call(argv)
+    # stderr is passed through line by line and its `livelab: …` lines kept as the reason.
+    reasons: list[str] = []
+    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) as child:
+        for line in child.stderr or ():
+            sys.stderr.write(line)
+            if line.startswith("livelab:"):
+                reasons.append(line.removeprefix("livelab:").strip())
+        code = child.wait()
+    why = f": {reasons[-1]}" if reasons else ""
     if code == 2:
-        raise ConfigError(f"livelab {command} rejected the configuration (exit 2)")
+        raise ConfigError(f"livelab {command} rejected the configuration (exit 2){why}")
     if code != 0:
-        raise TargetError(f"livelab {command} failed (exit {code}); the run cannot be judged")
+        raise TargetError(f"livelab {command} failed (exit {code}); the run cannot be judged{why}")
     if not (out / "metrics.json").exists():
         raise TargetError(f"livelab {command} wrote no metrics.json in {out}")
+
+
+def _write_invalid(out: Path, reason: str) -> None:
+    """gate.json and junit.xml for a run that could not be made, so CI shows why."""
+    from reports.gates_judge import GateResult
+    from reports.gates_output import gate_json, junit_xml
+
+    result = GateResult("invalid", 3, (), str(out), notes=(reason,))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gate.json").write_text(gate_json(result), "utf-8")
+    (out / "junit.xml").write_text(junit_xml(result), "utf-8")
 
 
 def _gate(args: argparse.Namespace) -> int:
@@ -131,7 +150,11 @@ def _gate(args: argparse.Namespace) -> int:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         out = Path(args.out) if args.out else Path("runs") / f"gate-{stamp}"
         run_dir = out
-        _make_run(args, out)
+        try:
+            _make_run(args, out)
+        except TargetError as exc:
+            _write_invalid(out, str(exc))
+            raise
     run = load_run(run_dir)
     result = judge(
         scenario.gates,

@@ -184,3 +184,25 @@ def test_baseline_survives_deleted_run_dir(
         gate(make_scenario('"retention_30s" = "> 0"'), worse, tmp_path, "--baseline", "keep") == 1
     )
     assert json.loads((worse / "gate.json").read_text())["baseline"] == "keep (saved copy)"
+
+
+def test_model_only_gate_runs_simulate(
+    make_scenario: Callable[[str], Path], tmp_path: Path
+) -> None:
+    scenario = make_scenario('"retention_30s" = ">= 0.05"\n"chat_rtt_ms.p95@0..300" = "< 60000"')
+    out = tmp_path / "m"
+    args = ["--model-only", "--out", str(out), "--index", str(tmp_path / "i.sqlite")]
+    assert main(["gate", str(scenario), "--no-report", *args]) == 0
+    result = json.loads((out / "gate.json").read_text())
+    assert result["status"] == "pass" and (out / "viewers.npz").exists()
+    assert main(["gate", str(scenario), "--model-only", "--target", "http://127.0.0.1:9"]) == 2
+
+
+def test_unreachable_target_exits_3(make_scenario: Callable[[str], Path], tmp_path: Path) -> None:
+    scenario = make_scenario('"chat_rtt_ms.p95" = "< 600"')
+    out = tmp_path / "u"
+    args = ["--target", "http://127.0.0.1:9", "--out", str(out), "--index", str(tmp_path / "i")]
+    assert main(["gate", str(scenario), *args]) == 3
+    result = json.loads((out / "gate.json").read_text())
+    assert result["status"] == "invalid" and "not answering" in result["notes"][0]
+    assert ET.parse(out / "junit.xml").getroot().get("errors") == "1"
