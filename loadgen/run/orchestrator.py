@@ -289,10 +289,11 @@ def run(
     try:
         with Progress(r.status, r.clock, live=options.live_display) as progress:
             try:
+                if options.target is not None:
+                    r.check_target()  # a refused URL costs nothing: before the model runs
                 r.simulate()
                 r.compile_plan()
                 if options.target is not None:
-                    r.check_target()
                     r.announce_remote(progress)
                     wait_healthy(r.base_url, TARGET_CHECK_S)
                 else:
