@@ -107,7 +107,13 @@ class HealthMonitor:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    def halt(self) -> None:
+        """Stop sampling now (from a callback); `stop` still awaits the task."""
+        if self._task is not None:
+            self._task.cancel()
+
     async def stop(self) -> None:
+        """Stop sampling and wait until the sampler task has ended."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

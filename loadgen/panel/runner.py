@@ -95,9 +95,9 @@ def run_panel(
     deadline = t0 + config.duration_s + STARTUP_ALLOWANCE_S
     stop_deadline: float | None = None
     last_progress = 0.0
-    for p in procs:
-        p.start()
     try:
+        for p in procs:
+            p.start()
         while len(done) < nproc:
             now = time.monotonic()
             if stop_deadline is None and (
@@ -193,13 +193,14 @@ def _drain(
 def _reap(procs: list[Any]) -> None:
     """Join every process; terminate, then kill, those that will not end."""
     for p in procs:
-        p.join(timeout=5.0)
+        if p.pid is not None:
+            p.join(timeout=5.0)
     for p in procs:
-        if p.is_alive():
+        if p.pid is not None and p.is_alive():
             log.warning("panel process %s did not stop: terminating", p.name)
             p.terminate()
             p.join(timeout=5.0)
-        if p.is_alive():
+        if p.pid is not None and p.is_alive():
             p.kill()
             p.join(timeout=5.0)
 

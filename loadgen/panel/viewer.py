@@ -253,13 +253,16 @@ class Viewer:
         if stock_task is not None:
             stock_task.cancel()
         if location:
+            import aiohttp
+
             try:
                 url = (
                     location if location.startswith("http") else _join_url(self.whep_url, location)
                 )
                 async with asyncio.timeout(2.0), self.session.delete(url):
                     pass
-            except (TimeoutError, OSError, RuntimeError) as exc:
+            except (TimeoutError, OSError, RuntimeError, aiohttp.ClientError) as exc:
+                # The session ends anyway when the peer connection closes below.
                 log.debug("WHEP DELETE failed: %s", exc)
         try:
             async with asyncio.timeout(5.0):

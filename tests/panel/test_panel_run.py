@@ -135,3 +135,60 @@ def test_stop_event_ends_early_with_partial_results_and_no_orphans(stack_url, tm
     assert not strict.valid
     assert f"panel process {h.process}" in strict.note and "CPU" in strict.note
     assert "lag" in strict.note
+
+
+def test_ctrl_c_writes_partial_results_exits_130_and_leaves_no_processes(stack_url, tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C does: the panel processes
+    ignore it, the parent stops them cleanly, writes what was measured and exits 130."""
+    import os
+    import signal
+
+    out = tmp_path / "interrupted"
+    cmd = [
+        sys.executable, "-m", "livelab", "panel", "--whep", f"{stack_url}/whep/demo",
+        "--viewers", "3", "--probes", "1", "--duration", "120s", "--processes", "2",
+        "--out", str(out),
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    lines = []
+    deadline = time.monotonic() + 60
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        lines.append(line)
+        if "viewers watching    3" in line:
+            break
+    else:
+        proc.kill()
+        pytest.fail("panel never had 3 viewers watching:\n" + "".join(lines))
+    group = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    assert proc.returncode == 130, stdout + stderr
+    meta = json.loads((out / "metrics.json").read_text())["meta"]
+    assert meta["valid"] is False and meta["interrupted"] is True
+    panel = json.loads((out / "panel.json").read_text())
+    assert len(panel["viewers"]) == 3 and all(v["stats"]["frames"] > 0 for v in panel["viewers"])
+    # The panel processes were joined before the parent exited; multiprocessing's resource
+    # tracker leaves when its pipe closes. Poll (bounded) rather than sleep.
+    end = time.monotonic() + 10.0
+    while (alive := _alive(group)) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert alive == [], alive
+
+
+def _alive(pids: list[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
