@@ -9,8 +9,15 @@ Layout (later stages read these names):
   the creation time (the only wall-clock value of the directory);
 - `timeseries.csv` — replication 0, per market, 10-s steps:
   `t_s,market,concurrent,arrivals,chat_per_s,likes_per_s,votes_per_s,questions_per_s,orders_per_min`;
-- `viewers.npz` — replication 0's per-viewer arrays (`sim.result` documents each) plus the
-  label arrays `markets`, `profiles` and `access_names` that the integer columns index;
+- `viewers.npz` — replication 0's per-viewer arrays, one entry per arrival (`sim.result`
+  documents units and dtypes): `market` (index into `markets`), `access` (into `access_names`:
+  wifi, 4g, 5g), `profile` (into `profiles`, e.g. `ID-4g`, `ID-evening`), `arrival_s`,
+  `start_s`, `leave_s` (s from the stream start), `watch_s`, `referred`, `generation`,
+  `abandoned`, `failed`, `join_ms`, `startup_ms`, `g2g_latency_ms`, `chat_rtt_ms`, `answer_ms`,
+  `order_ms`, `rebuffer_ratio`, `freeze_per_min`, `resolution`, `kbps`, `fps`, `rtt_ms`,
+  `jitter_ms`, `loss`, `trusted`, `ordered`, `order_s`, `shared`, `share_s`, `returned`,
+  `repurchased`, the counts `chats`, `likes`, `votes`, `questions`, `shares`, `orders`,
+  `invites`, and `gmv` (USD);
 - `events.json` — `{"events": [{"kind", "announce_s", "start_s", "end_s"}, ...]}`, seconds from
   the stream start;
 - `summary.md` — the headline figures; `plots/*.png` — concurrency per market, retention curves,

@@ -31,6 +31,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from livelab.rundir import write_run
     from scenarios import scenario_hash
 
+    command = _command_line(args)
     if args.replications is not None:
         args.overrides = [*args.overrides, f"scenario.replications={args.replications}"]
     scenario = load_from_args(args)
@@ -43,7 +44,7 @@ def _simulate(args: argparse.Namespace) -> int:
         results,
         scenario,
         doc,
-        command=["livelab", *sys.argv[1:]],
+        command=command,
         version=__version__,
         scenario_hash=digest,
         plots=not args.no_plots,
@@ -57,6 +58,20 @@ def _simulate(args: argparse.Namespace) -> int:
     )
     print(f"run directory: {out}  (summary: {out / 'summary.md'})")
     return 0
+
+
+def _command_line(args: argparse.Namespace) -> list[str]:
+    """The command as typed, rebuilt from the parsed arguments (for run.json)."""
+    line = ["livelab", "simulate", args.scenario, "--out", args.out]
+    for item in args.overrides:
+        line += ["--set", item]
+    if args.variant:
+        line += ["--variant", args.variant]
+    if args.replications is not None:
+        line += ["--replications", str(args.replications)]
+    if args.no_plots:
+        line.append("--no-plots")
+    return line
 
 
 class _progress:

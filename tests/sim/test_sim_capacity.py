@@ -77,3 +77,19 @@ def test_egress_oversubscription_lowers_resolution() -> None:
     a, b = sim.simulate(wide), sim.simulate(narrow)
     assert b.viewers["resolution"].mean() < a.viewers["resolution"].mean() - 100
     assert b.system["edge_egress_share"].min() < 1.0
+
+
+def test_overload_feedback_is_deterministic_and_consistent() -> None:
+    scenario = make([("markets.ID.audience", 5000)], infra={"interaction_msgs_per_s": 20})
+    a, b = sim.simulate(scenario), sim.simulate(scenario)
+    assert a.outcomes == b.outcomes
+    v = a.viewers
+    assert np.array_equal(v["leave_s"], b.viewers["leave_s"])
+    # Nobody orders or shares after leaving; watch time matches the leave time.
+    assert not (v["ordered"] & ~(v["order_s"] < v["leave_s"])).any()
+    assert not (v["shared"] & ~(v["share_s"] < v["leave_s"])).any()
+    assert (v["invites"][~v["shared"]] == 0).all()
+    started = ~v["abandoned"]
+    assert np.allclose(v["start_s"][started] + v["watch_s"][started], v["leave_s"][started])
+    # Concurrency never goes negative after early departures are moved.
+    assert a.series["concurrent"].min() >= 0

@@ -34,7 +34,7 @@ def test_simulate_writes_every_file_and_reads_back(
 
     run = load_run(out)
     assert run.run["kind"] == "simulate" and run.run["seed"] == 42
-    assert run.run["command"][:2] == ["livelab", "simulate"] or run.run["command"][0] == "livelab"
+    assert run.run["command"] == ["livelab", "simulate", DEMO, "--out", str(out), *SMALL]
     assert run.scenario["markets"][0]["audience"] == 1500  # the effective scenario
     assert run.scenario["markets"][0]["access"]["4g"] == 0.6  # aliases kept
     assert tuple(run.timeseries) == TIMESERIES_COLUMNS
