@@ -1,11 +1,14 @@
-"""Load-generator health: CPU and event-loop lag against the limits that invalidate a run.
+"""Load-generator health: CPU, event-loop lag and Locust start lag against their limits.
 
-Reads `loadgen_cpu` (share of one core, 0–1) and `loop_lag_ms` from `metrics.json` (overall),
-and their time series when the run's `timeseries.csv` carries columns of those names.
+Sources, all optional: the media panel's `panel.json` `health` (per process: `cpu_pct` and
+`lag_ms` every `interval_s`), Locust's exact samples `start_lag_ms`/`action_lag_ms` (how late a
+virtual viewer acted, on stream time), and `metrics.json` overall `loadgen_cpu` (% of one core,
+as Locust and the panel report it), `loop_lag_ms` and `start_lag_ms` when no series were kept.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,73 +17,100 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib.figure import Figure
 
-from reports.plots_base import no_data_figure
+from reports.plots_base import colour, no_data_figure
 from reports.report_data import RunData
 
-__all__ = ["CPU_LIMIT", "LAG_LIMIT_MS", "Health", "health", "health_figure"]
+__all__ = ["LIMITS", "Health", "health", "health_figure"]
 
-CPU_LIMIT = 0.90  # above this a generator's timings are its own, not the target's
-LAG_LIMIT_MS = 100.0
-_HEALTH = ("loadgen_cpu", "loop_lag_ms")
+FloatArray = npt.NDArray[np.float64]
+# Panel → limit: 90 % CPU is where Locust itself warns; 100 ms of event-loop lag delays media
+# timestamps visibly; 2 s start lag is `livelab run`'s default saturation limit (`[load]`).
+LIMITS: dict[str, float] = {"cpu %": 90.0, "event-loop lag (ms)": 100.0, "start lag (ms)": 2000.0}
+_SUMMARY = {"loadgen_cpu": "cpu %", "loop_lag_ms": "event-loop lag (ms)",
+            "start_lag_ms": "start lag (ms)"}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Health:
-    """Summary figures (metric → stat → value) and time series (metric → (t_s, value))."""
+    """Per panel: series `(label, t_s, values)` and, failing those, summary `stat → value`."""
 
+    series: dict[str, list[tuple[str, FloatArray, FloatArray]]] = field(default_factory=dict)
     summary: dict[str, dict[str, float]] = field(default_factory=dict)
-    series: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = field(
-        default_factory=dict
-    )
     valid: bool = True
     notes: tuple[str, ...] = ()
 
 
+def _panel_series(run: RunData) -> dict[str, list[tuple[str, FloatArray, FloatArray]]]:
+    path = run.file("panel.json")
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    out: dict[str, list[tuple[str, FloatArray, FloatArray]]] = {}
+    for proc in data.get("health", []) if isinstance(data, dict) else []:
+        if not isinstance(proc, dict):
+            continue
+        step = float(proc.get("interval_s") or 1.0)
+        label = f"panel {proc.get('process', '?')}"
+        for key, panel in (("cpu_pct", "cpu %"), ("lag_ms", "event-loop lag (ms)")):
+            values: FloatArray = np.asarray(proc.get(key) or [], dtype=np.float64)
+            times: FloatArray = np.arange(values.size, dtype=np.float64) * step
+            if values.size:
+                out.setdefault(panel, []).append((label, times, values))
+    return out
+
+
 def health(run: RunData) -> Health:
     """Gather generator-health figures from a run."""
+    series = _panel_series(run)
+    for name in ("start_lag_ms", "action_lag_ms"):
+        kept = run.samples.get(name)
+        if kept is not None and len(kept):
+            order = np.argsort(kept.t_s, kind="stable")
+            label = "Locust " + name.removesuffix("_ms").replace("_", " ")
+            series.setdefault("start lag (ms)", []).append(
+                (label, kept.t_s[order] - kept.t_s.min(), kept.value[order])
+            )
     summary: dict[str, dict[str, float]] = {}
     overall: Mapping[str, Any] = run.metrics.get("overall", {})
-    for name in _HEALTH:
-        entry = overall.get(name)
-        if isinstance(entry, Mapping):
-            stats = {
-                k: float(v)
-                for k, v in entry.items()
-                if k in ("value", "mean", "p50", "p95", "p99", "max") and isinstance(v, int | float)
-            }
-            if stats:
-                summary[name] = stats
-    series = {}
-    ts = run.timeseries
-    for name in _HEALTH:
-        column = ts.get(name)
-        if column is not None and column.dtype.kind == "f":
-            series[name] = (ts["t_s"].astype(float), column.astype(float))
+    for metric, panel in _SUMMARY.items():
+        entry = overall.get(metric)
+        if panel in series or not isinstance(entry, Mapping):
+            continue
+        stats = {
+            k: float(v)
+            for k, v in entry.items()
+            if k in ("value", "mean", "p50", "p95", "p99", "max") and isinstance(v, int | float)
+        }
+        if stats:
+            summary[panel] = stats
     notes = tuple(str(n) for n in run.metrics.get("meta", {}).get("notes", []))
-    return Health(summary, series, run.valid, notes)
+    return Health(series, summary, run.valid, notes)
 
 
 def health_figure(data: Health) -> Figure:
-    """Bars of each health figure against its limit, or its time series when kept."""
-    if not data.summary and not data.series:
+    """One panel per figure: series over time (or summary bars) with the limit dashed."""
+    panels = [p for p in LIMITS if p in data.series or p in data.summary]
+    if not panels:
         return no_data_figure(
-            "Generator health", "no loadgen_cpu or loop_lag_ms (a model-only run has no generator)"
+            "Generator health", "no generator figures (a model-only run has no generator)"
         )
-    names = [n for n in _HEALTH if n in data.summary or n in data.series]
-    fig = Figure(figsize=(4.6 * len(names), 3.2))
-    axes = fig.subplots(1, len(names), squeeze=False)[0]
-    for ax, name in zip(axes, names, strict=True):
-        limit = CPU_LIMIT if name == "loadgen_cpu" else LAG_LIMIT_MS
-        if name in data.series:
-            t, v = data.series[name]
-            ax.plot(t, v, color="#0072B2")
-            ax.set_xlabel("time (s)")
+    fig = Figure(figsize=(4.6 * len(panels), 3.3))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels, strict=True):
+        if panel in data.series:
+            for i, (label, t, v) in enumerate(data.series[panel]):
+                ax.plot(t, v, color=colour(i), lw=1, label=label)
+            ax.set_xlabel("time since the generator started (s)")
         else:
-            stats = data.summary[name]
+            stats = data.summary[panel]
             ax.bar(list(stats), list(stats.values()), color="#0072B2")
-        ax.axhline(limit, color="#D55E00", ls="--", label=f"limit {limit:g}")
-        ax.set_title(name + ("" if data.valid else "  (run INVALID)"))
+        ax.axhline(LIMITS[panel], color="#D55E00", ls="--", label=f"limit {LIMITS[panel]:g}")
+        ax.set_title(panel + ("" if data.valid else "  (run INVALID)"))
+        ax.set_ylim(bottom=0)
         ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

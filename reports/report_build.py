@@ -108,7 +108,11 @@ def write_report(
     root = Path(run_dir)
     out = Path(out_dir) if out_dir is not None else root
     out.mkdir(parents=True, exist_ok=True)
-    scenario = _read_json(root / "scenario.json") if root.is_dir() else None
+    scenario = None
+    if root.is_dir():  # a load run keeps its scenario with its model run, in model/
+        scenario = _read_json(root / "scenario.json") or _read_json(
+            root / "model" / "scenario.json"
+        )
     title = scenario_name(run.metrics, scenario or {}, root.resolve().name)
     if gate is None:
         gate = _read_json(root / "gate.json") if root.is_dir() else None

@@ -89,13 +89,30 @@ def test_health_from_metrics(make_run: RunFactory) -> None:
     import json
 
     doc = json.loads((path / "metrics.json").read_text())
-    doc["overall"]["loadgen_cpu"] = {"value": 0.97}
+    doc["overall"]["loadgen_cpu"] = {"value": 97.0}
     doc["overall"]["loop_lag_ms"] = {"p50": 3.0, "p95": 250.0, "p99": 400.0, "mean": 20.0, "n": 9}
+    doc["overall"]["start_lag_ms"] = {"p50": 3.0, "p95": 5.0, "p99": 6.0, "mean": 3.0, "n": 9}
     (path / "metrics.json").write_text(json.dumps(doc))
     h = health(load_run(path))
-    assert h.summary["loadgen_cpu"] == {"value": 0.97}
-    assert h.summary["loop_lag_ms"]["p95"] == 250.0
+    assert h.summary["cpu %"] == {"value": 97.0}
+    assert h.summary["event-loop lag (ms)"]["p95"] == 250.0
     assert not h.valid and "generator saturated" in h.notes[0]
+    # Series win over summaries: the panel's per-process health and Locust's start lag.
+    panel = {"health": [{"process": 0, "interval_s": 0.5, "cpu_pct": [10, 20], "lag_ms": [1, 2]}]}
+    (path / "panel.json").write_text(json.dumps(panel))
+    rows = [["start_lag_ms", "", "", 4.0, True, 12.0], ["start_lag_ms", "", "", 2.0, True, 10.0]]
+    (path / "locust").mkdir()
+    (path / "locust" / "samples.json").write_text(
+        json.dumps(
+            {"columns": ["metric", "market", "profile", "value_ms", "ok", "t_s"], "rows": rows}
+        )
+    )
+    h = health(load_run(path))
+    label, t, v = h.series["cpu %"][0]
+    assert (label, t.tolist(), v.tolist()) == ("panel 0", [0.0, 0.5], [10.0, 20.0])
+    label, t, v = h.series["start lag (ms)"][0]
+    assert (label, t.tolist(), v.tolist()) == ("Locust start lag", [0.0, 2.0], [2.0, 4.0])
+    assert set(h.summary) == set()
 
 
 def test_headline_cells() -> None:
