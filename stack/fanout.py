@@ -5,7 +5,8 @@ from a WHIP publisher, already encoded) and puts the same `av.Packet` in every v
 `ForwardTrack`. aiortc's `RTCRtpSender`, given a track that yields packets instead of frames,
 only packetizes them (`Encoder.pack`) — there is no per-viewer encoder. A new viewer skips delta
 frames until the next keyframe; viewers' PLI/FIR requests reach the source through
-`KeyframeLimiter`, so a room of 500 viewers does not turn into 500 keyframes.
+`KeyframeLimiter`, so a room of 500 viewers does not turn into 500 keyframes; requests refused
+inside the window are coalesced into one keyframe at its end.
 """
 
 from __future__ import annotations
@@ -36,10 +37,16 @@ class KeyframeLimiter:
 
     def allow(self, now_ms: float) -> bool:
         """True if a request arriving at `now_ms` should reach the source."""
-        if self._last_ms is not None and now_ms - self._last_ms < self.min_interval_ms:
+        if self.wait_ms(now_ms) > 0:
             return False
         self._last_ms = now_ms
         return True
+
+    def wait_ms(self, now_ms: float) -> float:
+        """How long (ms) from `now_ms` until a request would be let through."""
+        if self._last_ms is None:
+            return 0.0
+        return max(0.0, self.min_interval_ms - (now_ms - self._last_ms))
 
 
 @dataclass
@@ -53,6 +60,10 @@ class HubStats:
     frames_dropped: int = 0
     keyframe_requests: int = 0
     keyframe_requests_sent: int = 0
+
+
+def _loop_call_later(delay_s: float, fn: Callable[[], None]) -> object:
+    return asyncio.get_running_loop().call_later(delay_s, fn)
 
 
 class ForwardTrack(MediaStreamTrack):
@@ -106,10 +117,15 @@ class VideoHub:
     """
 
     def __init__(
-        self, clock_ms: Callable[[], float], keyframe_min_interval_ms: float = 500.0
+        self,
+        clock_ms: Callable[[], float],
+        keyframe_min_interval_ms: float = 500.0,
+        call_later: Callable[[float, Callable[[], None]], object] | None = None,
     ) -> None:
         self._clock_ms = clock_ms
         self._limiter = KeyframeLimiter(keyframe_min_interval_ms)
+        self._call_later = call_later or _loop_call_later
+        self._deferred = False
         self._tracks: set[ForwardTrack] = set()
         self.on_keyframe_request: Callable[[], None] | None = None
         self.stats = HubStats()
@@ -131,10 +147,23 @@ class VideoHub:
     def request_keyframe(self) -> None:
         """A viewer lost a picture or just joined (rate-limited towards the source)."""
         self.stats.keyframe_requests += 1
-        callback = self.on_keyframe_request
-        if callback is not None and self._limiter.allow(self._clock_ms()):
+        if self.on_keyframe_request is None:
+            return
+        now = self._clock_ms()
+        if self._limiter.allow(now):
             self.stats.keyframe_requests_sent += 1
-            callback()
+            self.on_keyframe_request()
+        elif not self._deferred:
+            # Coalesce: one keyframe at the end of the window serves every request made during
+            # it, so a viewer who joins just after another waits ≤ 500 ms, not a whole interval.
+            self._deferred = True
+            self._call_later(self._limiter.wait_ms(now) / 1000, self._fire_deferred)
+
+    def _fire_deferred(self) -> None:
+        self._deferred = False
+        if self.on_keyframe_request is not None and self._limiter.allow(self._clock_ms()):
+            self.stats.keyframe_requests_sent += 1
+            self.on_keyframe_request()
 
     def publish(self, packet: Any, keyframe: bool) -> None:
         """Hand one encoded frame (av.Packet) to every viewer."""

@@ -2,8 +2,9 @@
 
 `WhepViewer(decode=True)` decodes every frame and reads its barcode (glass-to-glass latency);
 `marker_frames=True` completes frames at the RTP marker bit as browsers do (see
-`MarkerJitterBuffer`); `decode=False` is a lightweight viewer that completes the WebRTC session
-and counts reassembled frames without decoding them (load generation: hundreds per process).
+`MarkerJitterBuffer`); `decode=False` is a lightweight viewer whose receiver counts packets and
+frames (at the marker bit) and discards them: the session is real (ICE, DTLS, SRTP), only
+reassembly and decoding are skipped (load generation: hundreds of viewers per process).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +30,6 @@ __all__ = ["MarkerJitterBuffer", "WhepViewer", "WhipPublisher"]
 
 log = logging.getLogger(__name__)
 
-_QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 
 
@@ -66,26 +65,28 @@ class MarkerJitterBuffer(JitterBuffer):
         return None
 
 
-class _CountingQueue(queue.Queue[Any]):
-    """Replaces a receiver's decoder queue: counts frames, decodes nothing."""
+def _discarding_handler(stats: ViewerStats) -> Any:
+    """Stands in for a receiver's RTP handler: counts packets and frames, keeps nothing.
 
-    def __init__(self, stats: ViewerStats) -> None:
-        super().__init__()
-        self._stats = stats
+    Frames are counted at the RTP marker bit. The packet has been decrypted (SRTP) and parsed by
+    then, so the peer connection is real end to end; only reassembly and decoding are skipped.
+    """
 
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        if item is None:
-            super().put(None, block, timeout)
-            return
-        self._stats.frames += 1
-        self._stats.bytes += len(item[1].data)
-        if self._stats.first_frame_ms is None:
-            self._stats.first_frame_ms = time.time() * 1000
+    async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
+        stats.packets += 1
+        stats.bytes += len(packet.payload)
+        if packet.marker:
+            stats.frames += 1
+            if stats.first_frame_ms is None:
+                stats.first_frame_ms = time.time() * 1000
+
+    return handle
 
 
 @dataclass
 class ViewerStats:
     frames: int = 0
+    packets: int = 0
     bytes: int = 0
     first_frame_ms: float | None = None
     g2g_ms: list[float] = field(default_factory=list)  # receive time − barcode time, per frame
@@ -119,7 +120,7 @@ class WhepViewer:
         self.started_ms = time.time() * 1000
         transceiver = self.pc.addTransceiver("video", direction="recvonly")
         if not self.decode:
-            setattr(transceiver.receiver, _QUEUE_ATTR, _CountingQueue(self.stats))
+            transceiver.receiver._handle_rtp_packet = _discarding_handler(self.stats)  # type: ignore[method-assign]
         if self.marker_frames:
             setattr(transceiver.receiver, _JITTER_ATTR, MarkerJitterBuffer())
 

@@ -35,14 +35,41 @@ async def until(cond: Callable[[], bool], timeout_s: float = 15.0, what: str = "
 
 def test_keyframe_requests_are_rate_limited() -> None:
     now = [0.0]
-    hub = VideoHub(lambda: now[0], keyframe_min_interval_ms=500)
+    deferred: list[tuple[float, Callable[[], None]]] = []
+    hub = VideoHub(
+        lambda: now[0],
+        keyframe_min_interval_ms=500,
+        call_later=lambda delay_s, fn: deferred.append((now[0] + delay_s * 1000, fn)),
+    )
     sent: list[float] = []
     hub.on_keyframe_request = lambda: sent.append(now[0])
     for t in range(0, 2000, 10):  # a PLI storm: one every 10 ms for 2 s
         now[0] = float(t)
+        while deferred and deferred[0][0] <= now[0]:
+            deferred.pop(0)[1]()
         hub.request_keyframe()
     assert sent == [0.0, 500.0, 1000.0, 1500.0]
     assert hub.stats.keyframe_requests == 200
+
+
+def test_refused_keyframe_request_is_served_at_window_end() -> None:
+    now = [0.0]
+    deferred: list[tuple[float, Callable[[], None]]] = []
+    hub = VideoHub(
+        lambda: now[0],
+        keyframe_min_interval_ms=500,
+        call_later=lambda delay_s, fn: deferred.append((now[0] + delay_s * 1000, fn)),
+    )
+    sent: list[float] = []
+    hub.on_keyframe_request = lambda: sent.append(now[0])
+    hub.request_keyframe()  # viewer 1 joins at 0 ms
+    now[0] = 120.0
+    hub.request_keyframe()  # viewer 2 joins at 120 ms: refused, deferred to 500 ms
+    hub.request_keyframe()  # viewer 3 too: coalesced into the same deferred request
+    assert [at for at, _ in deferred] == [500.0]
+    now[0] = 500.0
+    deferred.pop()[1]()
+    assert sent == [0.0, 500.0]
 
 
 @pytest.mark.slow
