@@ -206,3 +206,25 @@ def test_unreachable_target_exits_3(make_scenario: Callable[[str], Path], tmp_pa
     result = json.loads((out / "gate.json").read_text())
     assert result["status"] == "invalid" and "not answering" in result["notes"][0]
     assert ET.parse(out / "junit.xml").getroot().get("errors") == "1"
+
+
+def test_regression_between_real_model_runs(
+    make_scenario: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """`livelab simulate` twice: the host 2.5 s behind loses viewers, and the gate says so."""
+    scenario = make_scenario('"retention_30s" = ">= 0.05"\n"chat_rtt_ms.p95" = "< 60000"')
+    base, slow = tmp_path / "base", tmp_path / "slow"
+    reps = "scenario.replications=3"
+    assert main(["simulate", str(scenario), "--out", str(base), "--no-plots", "--set", reps]) == 0
+    assert main(["simulate", str(scenario), "--out", str(slow), "--no-plots", "--set", reps,
+                 "--set", "stream.host_delay_ms=2500"]) == 0  # fmt: skip
+    assert gate(scenario, slow, tmp_path, "--baseline", str(base)) == 1
+    verdicts = json.loads((slow / "gate.json").read_text())["verdicts"]
+    retention = next(
+        v for v in verdicts if v["kind"] == "regression" and v["key"] == "retention_30s"
+    )
+    assert retention["test"] == "Welch t (3 vs 3 replications)"
+    assert not retention["passed"] and retention["p_value"] < 0.05
+    assert retention["observed"] < retention["baseline"]
+    # The same model run against itself: nothing is worse.
+    assert gate(scenario, base, tmp_path, "--baseline", str(base)) == 0
