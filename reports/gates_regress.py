@@ -189,6 +189,8 @@ def regression(
         or _welch(gate, current, baseline, worse_up)
         or _two_proportion(gate, current, baseline, worse_up)
     )
+    if test is not None and not math.isfinite(test.p_value):
+        test = None  # a degenerate test (e.g. constant samples) says nothing
     beyond = change > max_regression
     significant = None if test is None else bool(test.p_value < alpha)
     failed = beyond and bool(significant)
