@@ -29,7 +29,7 @@ from typing import Any
 
 from livelab.errors import RunError
 from loadgen.capacity.search import StepResult
-from loadgen.capacity.steps import step_plan
+from loadgen.capacity.steps import LEAD_S, ramp_for, step_plan
 from loadgen.locust.samples import METRICS, percentile, read_samples
 from loadgen.plan.document import save_plan
 
@@ -42,8 +42,8 @@ _MESSAGES = ("chat", "like", "vote", "question")
 class StepSettings:
     """How each step runs. Durations in s; `max_cpu_percent` of one core."""
 
-    duration_s: float = 20.0
-    ramp_s: float = 5.0
+    duration_s: float = 20.0  # the hold at full audience, after the lead-in and the ramp
+    ramp_s: float = 5.0  # at least; longer for large steps (joins ≤ 50/s, `ramp_for`)
     room: str = "demo"
     linger_s: float = 2.0
     panel_viewers: int = 0
@@ -53,13 +53,24 @@ class StepSettings:
     grace_s: float = 90.0  # beyond the plan's own length before Locust is killed
 
 
-def step_figures(rows: list[tuple[str, str, str, float, bool, float]]) -> dict[str, float | None]:
-    """p50/p95/p99 of successful samples per metric, and the error rate over all samples."""
+_JOINING = ("join_ms", "ws_connect_ms")
+
+
+def step_figures(
+    rows: list[tuple[str, str, str, float, bool, float]], hold_from_s: float = 0.0
+) -> dict[str, float | None]:
+    """p50/p95/p99 of successful samples per metric, and the error rate over all samples.
+
+    Joins and WebSocket connects count whenever they happen (they happen in the ramp); every
+    other metric only from samples taken at `hold_from_s` or later (plan time, s), when the
+    whole audience is on.
+    """
     out: dict[str, float | None] = {}
     total = failed = 0
     for metric in METRICS:
-        ok = [r[3] for r in rows if r[0] == metric and r[4]]
-        bad = sum(1 for r in rows if r[0] == metric and not r[4])
+        mine = [r for r in rows if r[0] == metric and (metric in _JOINING or r[5] >= hold_from_s)]
+        ok = [r[3] for r in mine if r[4]]
+        bad = sum(1 for r in mine if not r[4])
         total += len(ok) + bad
         failed += bad
         for q in (50, 95, 99):
@@ -105,25 +116,33 @@ class LocustTarget:
         s = self.settings
         step_dir = self.out_dir / f"step-{audience:06d}"
         step_dir.mkdir(parents=True, exist_ok=True)
+        ramp = ramp_for(audience, s.ramp_s)
         plan = step_plan(
             audience,
-            duration_s=s.duration_s,
+            hold_s=s.duration_s,
             rates=self.rates,
             seed=self.seed,
-            ramp_s=s.ramp_s,
+            ramp_s=ramp,
+            lead_s=LEAD_S,
             mix=self.mix,
         )
         save_plan(plan, step_dir / "plan.json")
-        offered = sum(1 for sc in plan.scripts for _, k in sc.actions if k in _MESSAGES)
-        self.log(f"step {audience} viewers: {offered / s.duration_s:.1f} messages/s offered")
+        hold_from = LEAD_S + ramp
+        offered = sum(
+            1 for sc in plan.scripts for t, k in sc.actions if k in _MESSAGES and t >= hold_from
+        )
+        self.log(
+            f"step {audience} viewers: joins over {ramp:.0f} s, then {s.duration_s:g} s at "
+            f"{offered / s.duration_s:.1f} messages/s"
+        )
         started = time.monotonic()
         proc = self._start_locust(step_dir)
         panel: dict[str, Any] | None = None
         try:
             if s.panel_viewers > 0:
-                panel = self._panel(step_dir)
+                panel = self._panel(step_dir, plan.duration_s)
             try:
-                proc.wait(timeout=s.duration_s + s.grace_s)
+                proc.wait(timeout=plan.duration_s + s.grace_s)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
@@ -140,7 +159,7 @@ class LocustTarget:
                 f"log {step_dir / 'locust.log'} ends:\n{tail}"
             )
         book = read_samples(samples)
-        figures = step_figures(book.rows)
+        figures = step_figures(book.rows, hold_from)
         figures["msgs_per_s"] = offered / s.duration_s
         notes = self._health_notes(book.notes, book.rows, audience)
         if panel is not None:
@@ -187,7 +206,7 @@ class LocustTarget:
             out.append(f"only {joins} of {audience} viewers tried to join")
         return out
 
-    def _panel(self, step_dir: Path) -> dict[str, Any]:
+    def _panel(self, step_dir: Path, duration_s: float) -> dict[str, Any]:
         from loadgen.panel import PanelConfig, run_panel, write_outputs
         from loadgen.panel.output import build_metrics
 
@@ -195,7 +214,7 @@ class LocustTarget:
         config = PanelConfig(
             whep_url=f"{self.base_url}/whep/{s.room}",
             viewers=s.panel_viewers,
-            duration_s=max(s.duration_s - 1.0, 1.0),
+            duration_s=max(duration_s - 1.0, 1.0),
             probes=min(s.panel_probes, s.panel_viewers),
             processes=1,
             seed=self.seed,

@@ -50,7 +50,7 @@ def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     out = ["--out", str(tmp_path / "o")]
     assert main(["capacity", DEMO, "--knee", "10", "--headroom", "lots", *out]) == 2
     assert main(["capacity", DEMO, "--steps", "10:1:x2", *out]) == 2
-    assert main(["capacity", DEMO, "--step-duration", "3", "--ramp", "5", *out]) == 2
+    assert main(["capacity", DEMO, "--step-duration", "0", *out]) == 2
     assert main(["capacity", DEMO, "--target", "http://10.1.2.3:8080", *out]) == 2
     assert main(["capacity", DEMO, "--set", "markets.ID.audience=-1", *out]) == 2
 

@@ -10,7 +10,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from loadgen.capacity.search import Limit, StepResult, search_knee
-from loadgen.capacity.steps import per_viewer_rates, step_plan
+from loadgen.capacity.steps import per_viewer_rates, ramp_for, step_plan
+from loadgen.capacity.target import step_figures
 from reports.capacity import Knee, plan_capacity
 from reports.capacity_forecast import model_forecast
 from reports.capacity_plots import capacity_figure, latency_series
@@ -69,27 +70,49 @@ def test_model_forecast_falls_back_to_the_ladder() -> None:
 def test_step_plan_holds_the_audience_at_the_rates() -> None:
     rates = per_viewer_rates(400.0, {"chat": 24.0, "like": 40.0})
     assert rates == {"chat": 0.06, "like": 0.1}
-    plan = step_plan(50, duration_s=30.0, rates=rates, seed=1, ramp_s=5.0,
-                     mix={"ID-4g": 0.75, "GB-wifi": 0.25})  # fmt: skip
-    again = step_plan(50, duration_s=30.0, rates=rates, seed=1, ramp_s=5.0,
-                      mix={"ID-4g": 0.75, "GB-wifi": 0.25})  # fmt: skip
-    assert plan == again  # deterministic
-    assert len(plan.scripts) == 50 and plan.curve[-1] == 50 and plan.curve[0] <= 50
+    mix = {"ID-4g": 0.75, "GB-wifi": 0.25}
+    plan = step_plan(50, hold_s=30.0, rates=rates, seed=1, ramp_s=5.0, lead_s=2.0, mix=mix)
+    assert plan == step_plan(50, hold_s=30.0, rates=rates, seed=1, ramp_s=5.0, lead_s=2.0, mix=mix)
+    assert plan.duration_s == 37.0 and plan.window["hold_from_s"] == 7.0
+    assert len(plan.scripts) == 50 and plan.curve[1] == 0 and plan.curve[7] == 50
+    assert len(plan.curve) == 37
     assert sum(s.profile == "ID-4g" for s in plan.scripts) == 37  # 37.5: the tie goes to GB
-    assert {s.market for s in plan.scripts} == {"ID", "GB"}
+    assert {(s.market, s.access) for s in plan.scripts} == {("ID", "4g"), ("GB", "wifi")}
     for s in plan.scripts:
-        assert s.start_s <= 5.0 and s.actions[0][1] == "join" and s.actions[-1] == (30.0, "leave")
+        assert 2.0 <= s.start_s < 7.0 and s.actions[0][1] == "join"
+        assert s.actions[-1] == (37.0, "leave") and s.end_s == 37.0
         assert [t for t, _ in s.actions] == sorted(t for t, _ in s.actions)
+        assert all(t >= s.start_s + 0.5 for t, k in s.actions if k in ("chat", "like"))
     chats = sum(k == "chat" for s in plan.scripts for _, k in s.actions)
-    # Poisson: 50 viewers × ~27 s × 0.06/s ≈ 81 chats; a loose 4-sigma band
-    assert 45 < chats < 120
-    assert plan.source["kind"] == "capacity-step"
+    # Poisson: 50 viewers × ~32 s × 0.06/s ≈ 96 chats; a loose band of ±5 sigma
+    assert 50 < chats < 150
+    assert plan.source["kind"] == "capacity-step" and plan.source["hold_s"] == 30.0
     with pytest.raises(ValueError):
-        step_plan(0, duration_s=30.0, rates=rates, seed=1)
+        step_plan(0, hold_s=30.0, rates=rates, seed=1)
     with pytest.raises(ValueError):
-        step_plan(5, duration_s=3.0, rates=rates, seed=1)
+        step_plan(5, hold_s=0.2, rates=rates, seed=1)
     with pytest.raises(ValueError):
-        step_plan(5, duration_s=30.0, rates={"dance": 1.0}, seed=1)
+        step_plan(5, hold_s=30.0, rates={"dance": 1.0}, seed=1)
+
+
+def test_large_steps_ramp_slower_than_locust_spawns() -> None:
+    assert ramp_for(10, 5.0) == 5.0
+    assert ramp_for(800, 5.0) == 16.0  # 800 joins at ≤ 50/s
+
+
+def test_step_figures_judge_the_hold_only() -> None:
+    rows = [
+        ("join_ms", "ID", "ID-wifi", 30.0, True, 1.0),
+        ("join_ms", "ID", "ID-wifi", 50.0, False, 1.5),
+        ("chat_rtt_ms", "ID", "ID-wifi", 900.0, True, 2.0),  # during the ramp: left out
+        ("chat_rtt_ms", "ID", "ID-wifi", 10.0, True, 6.0),
+        ("chat_rtt_ms", "ID", "ID-wifi", 20.0, True, 7.0),
+        ("start_lag_ms", "ID", "ID-wifi", 5000.0, True, 1.0),  # health, not a request
+    ]
+    f = step_figures(rows, hold_from_s=5.0)
+    assert f["join_ms.p50"] == 30.0 and f["chat_rtt_ms.p50"] == 15.0
+    assert f["chat_rtt_ms.p95"] == pytest.approx(19.5)
+    assert f["error_rate"] == 1 / 4 and f["order_ms.p95"] is None
 
 
 def _curve() -> dict:
@@ -131,10 +154,9 @@ def test_capacity_json_markdown_and_figure() -> None:
 
 
 def test_small_steps_get_probe_chats() -> None:
-    plan = step_plan(3, duration_s=10.0, rates={"chat": 0.0}, seed=2, ramp_s=2.0, min_chats=7)
+    plan = step_plan(3, hold_s=10.0, rates={"chat": 0.0}, seed=2, ramp_s=2.0, min_chats=7)
     chats = [(s.id, t) for s in plan.scripts for t, k in s.actions if k == "chat"]
     assert len(chats) == 7 and {i for i, _ in chats} == {s.id for s in plan.scripts}
-    for s in plan.scripts:
-        assert all(s.start_s < t < 10.0 for t, k in s.actions if k == "chat")
-    busy = step_plan(3, duration_s=10.0, rates={"chat": 5.0}, seed=2, ramp_s=2.0, min_chats=7)
+    assert all(4.0 <= t < 14.0 for _, t in chats)  # inside the hold (lead 2 s + ramp 2 s)
+    busy = step_plan(3, hold_s=10.0, rates={"chat": 5.0}, seed=2, ramp_s=2.0, min_chats=7)
     assert sum(k == "chat" for s in busy.scripts for _, k in s.actions) > 50  # no probes needed
