@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from livelab.errors import GateError, Problem
-from reports.gates import Verdict, evaluate_all, parse_gates
+from reports.gates import Verdict, parse_gates
+from reports.gates_observe import evaluate_all
 from reports.gates_regress import regression
 from reports.report_data import RunData
 

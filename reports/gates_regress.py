@@ -26,7 +26,8 @@ import numpy as np
 from scipy import stats
 
 from livelab.errors import GateError
-from reports.gates import Gate, Verdict, observe, resolve_window
+from reports.gates import Gate, Verdict
+from reports.gates_observe import observe, resolve_window
 from reports.report_data import RunData
 
 __all__ = ["RATE_METRICS", "Test", "higher_is_worse", "regression"]

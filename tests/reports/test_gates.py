@@ -10,7 +10,8 @@ import pytest
 from reportfixtures import RunFactory, chat_samples, write_model_run
 
 from livelab.errors import GateError
-from reports.gates import Window, evaluate, observe, parse_gate, parse_gates
+from reports.gates import Window, parse_gate, parse_gates
+from reports.gates_observe import evaluate, observe
 from reports.metrics import distribution, dumps, new_document
 from reports.report_data import load_run
 
