@@ -67,12 +67,11 @@ def _loop_call_later(delay_s: float, fn: Callable[[], None]) -> object:
 
 
 class ForwardTrack(MediaStreamTrack):
-    """A video track that yields the hub's encoded packets to one RTCRtpSender."""
-
-    kind = "video"
+    """A track that yields the hub's encoded packets (video or audio) to one RTCRtpSender."""
 
     def __init__(self, hub: VideoHub) -> None:
         super().__init__()
+        self.kind = hub.kind
         self._hub = hub
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=VIEWER_QUEUE_FRAMES)
         self._need_keyframe = True
@@ -109,7 +108,9 @@ class ForwardTrack(MediaStreamTrack):
 
 
 class VideoHub:
-    """One room's video: a single source, many `ForwardTrack` subscribers.
+    """One room's video (or, with kind="audio", audio): one source, many `ForwardTrack`s.
+
+    Audio packets are all independently decodable: publish them with keyframe=True.
 
     `clock_ms` returns the current time in ms (injected for tests). `on_keyframe_request` is set
     by the active source (synthetic host or WHIP publisher) and called at most once per
@@ -121,7 +122,9 @@ class VideoHub:
         clock_ms: Callable[[], float],
         keyframe_min_interval_ms: float = 500.0,
         call_later: Callable[[float, Callable[[], None]], object] | None = None,
+        kind: str = "video",
     ) -> None:
+        self.kind = kind
         self._clock_ms = clock_ms
         self._limiter = KeyframeLimiter(keyframe_min_interval_ms)
         self._call_later = call_later or _loop_call_later

@@ -59,6 +59,7 @@ class MediaService:
         self._stun = stun
         self._clock_ms = clock_ms or (lambda: time.monotonic() * 1000)
         self.hubs: dict[str, VideoHub] = {}
+        self.audio_hubs: dict[str, VideoHub] = {}  # rooms with audio (the synthetic host's)
         self.sessions: dict[str, _Session] = {}
         self.publishers: dict[str, str] = {}  # room -> WHIP session id
         self.reserved_rooms: set[str] = set()  # rooms with a built-in host
@@ -68,6 +69,12 @@ class MediaService:
         hub = self.hubs.get(room)
         if hub is None:
             hub = self.hubs[room] = VideoHub(self._clock_ms)
+        return hub
+
+    def audio_hub(self, room: str) -> VideoHub:
+        hub = self.audio_hubs.get(room)
+        if hub is None:
+            hub = self.audio_hubs[room] = VideoHub(self._clock_ms, kind="audio")
         return hub
 
     def viewer_count(self, room: str | None = None) -> int:
@@ -157,6 +164,11 @@ class MediaService:
             # A viewer's PLI/FIR asks the room's single encoder (rate-limited by the hub),
             # not this sender's (non-existent) encoder.
             sender._send_keyframe = hub.request_keyframe  # type: ignore[method-assign]
+            audio = self.audio_hubs.get(room)
+            if audio is not None and any(t.kind == "audio" for t in pc.getTransceivers()):
+                audio_track = audio.subscribe()
+                track_holder.append(audio_track)
+                pc.addTrack(audio_track)
 
         try:
             sdp = await self._negotiate(pc, offer, add_track)

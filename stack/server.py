@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from stack.api import api_routes
+from stack.audio import SyntheticAudio
 from stack.faults import Faults
 from stack.httperr import ApiError
 from stack.ledger import Ledger
@@ -48,6 +49,7 @@ class StackServer:
         self.faults = Faults(options.faults, seed=options.fault_seed)
         self.rooms: dict[str, Room] = {}
         self.host: SyntheticHost | None = None
+        self.audio: SyntheticAudio | None = None
         self.base_url = ""  # set by stack.serve.run_server once listening
         self.metrics = Registry()
         self._register_metrics()
@@ -83,6 +85,9 @@ class StackServer:
                 keyframe_interval_s=self.options.keyframe_interval_s,
             )
             self.host.start()
+            if self.options.audio:
+                self.audio = SyntheticAudio(self.media.audio_hub(self.options.room))
+                self.audio.start()
 
     async def _shutdown(self, app: web.Application) -> None:
         # Runs before aiohttp closes idle connections: say goodbye on every WebSocket.
@@ -96,6 +101,8 @@ class StackServer:
             await room.stop()
         if self.host is not None:
             await self.host.stop()
+        if self.audio is not None:
+            await self.audio.stop()
         await self.media.close()
         await self.ledger.close()
 
@@ -222,6 +229,11 @@ class StackServer:
             "livelab_stack_video_frames_encoded_total",
             "frames encoded by the synthetic host (once each, whatever the viewers)",
             lambda: float(self.host.frames_encoded if self.host else 0),
+        )
+        m.counter_fn(
+            "livelab_stack_audio_frames_encoded_total",
+            "Opus frames encoded by the synthetic host (once each, whatever the listeners)",
+            lambda: float(self.audio.encoder.frames_encoded if self.audio else 0),
         )
         m.counter_fn(
             "livelab_stack_video_frames_forwarded_total",

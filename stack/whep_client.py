@@ -106,8 +106,12 @@ async def _post_sdp(session: aiohttp.ClientSession, url: str, sdp: str) -> tuple
 class WhepViewer:
     """One viewer of `whep_url`. `start()` negotiates; `stats` fills as media arrives."""
 
-    def __init__(self, whep_url: str, decode: bool = True, marker_frames: bool = False) -> None:
+    def __init__(
+        self, whep_url: str, decode: bool = True, marker_frames: bool = False, audio: bool = False
+    ) -> None:
         self.url = whep_url
+        self.audio = audio
+        self.audio_stats = ViewerStats()  # audio packets are counted, never decoded
         self.decode = decode
         self.marker_frames = marker_frames
         self.stats = ViewerStats()
@@ -121,6 +125,9 @@ class WhepViewer:
         transceiver = self.pc.addTransceiver("video", direction="recvonly")
         if not self.decode:
             transceiver.receiver._handle_rtp_packet = _discarding_handler(self.stats)  # type: ignore[method-assign]
+        if self.audio:
+            audio = self.pc.addTransceiver("audio", direction="recvonly")
+            audio.receiver._handle_rtp_packet = _discarding_handler(self.audio_stats)  # type: ignore[method-assign]
         if self.marker_frames:
             setattr(transceiver.receiver, _JITTER_ATTR, MarkerJitterBuffer())
 

@@ -25,6 +25,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", default="synthetic", choices=["synthetic", "none"])
     serve.add_argument("--room", default="demo", help="room of the synthetic host")
     serve.add_argument(
+        "--audio", action="store_true", help="the synthetic host also sends Opus audio"
+    )
+    serve.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -70,6 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
         db=args.db,
         host=args.host,
         room=args.room,
+        audio=args.audio,
         faults=parse_faults(args.fault),
         admin_token=args.admin_token,
         secret=args.secret,

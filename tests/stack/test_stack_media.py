@@ -216,3 +216,31 @@ def test_whip_publisher_reaches_whep_viewer() -> None:
                 await publisher.close()
 
     run(main())
+
+
+@pytest.mark.slow
+def test_optional_opus_audio_is_encoded_once() -> None:
+    async def main() -> None:
+        async with (
+            running_stack_server(host="synthetic", audio=True) as server,
+            aiohttp.ClientSession() as s,
+        ):
+            url = f"{server.base_url}/whep/{ROOM}"
+            viewers = [WhepViewer(url, decode=False, audio=True) for _ in range(3)]
+            for v in viewers:
+                await v.start(s)
+            try:
+                await until(lambda: all(v.audio_stats.packets >= 10 for v in viewers), what="audio")
+                enc0 = server.audio.encoder.frames_encoded
+                got0 = [v.audio_stats.packets for v in viewers]
+                await asyncio.sleep(1.0)
+                encoded = server.audio.encoder.frames_encoded - enc0
+                assert 35 <= encoded <= 60  # 50 frames/s, once for all three listeners
+                for v, before in zip(viewers, got0, strict=True):
+                    assert v.audio_stats.packets - before >= encoded - 10
+                    assert v.stats.frames > 0  # video still flows beside the audio
+            finally:
+                for v in viewers:
+                    await v.close(s)
+
+    run(main())
