@@ -9,8 +9,12 @@ profile, reference stack in its own process) and keeps the largest count whose r
 panel process's CPU and loop lag, fps, freeze ratio, g2g p50/p95 for probes, and the server's
 CPU; before and after: CPU count and load average (the machine may be shared: say so).
 
+Then, the receiver fix in numbers: 3 probes behind ``delay 50ms loss 2%`` (100 ms RTT, 2 % loss
+each way) with the panel's receiver and with aiortc's stock one, same stack, same seed.
+
 Run: ``.venv/bin/python -m benchmarks panel`` (env ``PANEL_BENCH_SECONDS``, default 30 s per
-step; ``PANEL_BENCH_LITE`` / ``PANEL_BENCH_PROBE``: comma-separated counts to try).
+step; ``PANEL_BENCH_LITE`` / ``PANEL_BENCH_PROBE``: comma-separated counts to try;
+``PANEL_BENCH_COMPARE=0`` skips the receiver comparison).
 """
 
 from __future__ import annotations
@@ -70,17 +74,27 @@ class _CpuSampler:
         return sum(self.samples) / len(self.samples) if self.samples else float("nan")
 
 
-def _step(url: str, kind: str, n: int, seconds: float, server_pid: int) -> dict[str, Any]:
+def _step(
+    url: str,
+    kind: str,
+    n: int,
+    seconds: float,
+    server_pid: int,
+    profile: str = "delay 0ms",
+    receiver: str = "fixed",
+) -> dict[str, Any]:
     from loadgen.panel import PanelConfig, run_panel
     from loadgen.panel.output import build_metrics
 
     config = PanelConfig(
         whep_url=url,
         viewers=n,
+        profiles=((profile, 1.0),),
         probes=n if kind == "probe" else 0,
         duration_s=seconds,
         processes=1,
         join_rate=20.0,
+        receiver=receiver,
     )
     with _CpuSampler(server_pid) as server:
         result = run_panel(config)
@@ -98,6 +112,8 @@ def _step(url: str, kind: str, n: int, seconds: float, server_pid: int) -> dict[
         "g2g": o["g2g_latency_ms"],
         "errors": o["error_rate"]["value"],
         "server_cpu": server.mean,
+        "freezes_per_min": o["freeze_count_per_min"]["value"],
+        "loss": o["packet_loss"]["value"],
         "notes": result.notes,
     }
 
@@ -127,6 +143,20 @@ def _search(url: str, kind: str, steps: list[int], seconds: float, pid: int) -> 
     return best
 
 
+def _compare(url: str, seconds: float, pid: int) -> None:
+    profile = "delay 50ms loss 2%"
+    print(f"receiver comparison, 3 probes behind {profile!r} (100 ms RTT, 2 % loss each way):")
+    for receiver in ("fixed", "stock"):
+        s = _step(url, "probe", 3, seconds, pid, profile=profile, receiver=receiver)
+        g = s["g2g"]
+        print(
+            f"  {receiver:5s}: g2g p50 {g['p50']:.0f} p95 {g['p95']:.0f} p99 {g['p99']:.0f} ms "
+            f"(n {g['n']}), freezes {s['freezes_per_min']:.1f}/min, freeze ratio "
+            f"{s['freeze_ratio']:.3f}, loss {s['loss']:.3f}, valid {s['valid']}",
+            flush=True,
+        )
+
+
 def main() -> None:
     from stack.testing import start_stack_process, stop_stack_process
 
@@ -140,6 +170,8 @@ def main() -> None:
             probe = _search(
                 url, "probe", _steps("PANEL_BENCH_PROBE", PROBE_STEPS), seconds, proc.pid
             )
+            if os.environ.get("PANEL_BENCH_COMPARE", "1") != "0":
+                _compare(url, seconds, proc.pid)
         finally:
             stop_stack_process(proc)
     print(_conditions("after"), flush=True)

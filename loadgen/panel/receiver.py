@@ -30,6 +30,8 @@ it into aiortc and arms a timer at `next_deadline()`. Rules:
    the time from a NACK to the retransmission of that packet (EWMA, 1/8), starting from
    ``initial_rtt_ms`` (the profile's nominal round trip).
 5. **Bounded memory.** More than ``max_packets`` buffered forces the skip of rule 2.
+6. **Restarts.** A sequence number more than ``MAX_JUMP`` away from the highest seen means the
+   sender started over: the buffer forgets its state, waits for a keyframe and asks for one.
 
 Sequence numbers are unwrapped to a 64-bit count, so wrap-around at 65536 is invisible here.
 """
@@ -39,6 +41,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = ["BufferCounters", "BufferOutput", "FrameBuffer", "FrameOut", "ReceiverPolicy"]
+
+# A sequence number this far from the highest seen is a sender restart, not loss or reordering
+# (aiortc's stock buffer uses 100 for misorder; 1000 packets is ~20 s at 360p15).
+MAX_JUMP = 1000
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,7 @@ class BufferCounters:
     late_packets: int = 0  # arrived after the buffer had moved past them
     duplicates: int = 0
     recovered: int = 0  # NACKed packets that arrived later (retransmission or late original)
+    restarts: int = 0  # sequence jumps beyond MAX_JUMP: the buffer started over
 
 
 @dataclass
@@ -155,9 +162,10 @@ class FrameBuffer:
         """
         out = BufferOutput()
         seq = self._unwrap(seq16)
-        if self._next is None:
-            self._next = seq
-            self._highest = seq
+        if self._next is None or self._highest is None:
+            self._next = self._highest = seq
+        elif abs(seq - self._highest) > MAX_JUMP:
+            self._restart(seq)
         miss = self._missing.pop(seq, None)
         if miss is not None:
             self.counters.recovered += 1
@@ -221,6 +229,15 @@ class FrameBuffer:
         diff = (seq16 - ref) & 0xFFFF
         return ref + diff - 0x10000 if diff >= 0x8000 else ref + diff
 
+    def _restart(self, seq: int) -> None:
+        """The sender jumped (restart, new encoder): forget everything, wait for a keyframe."""
+        self.counters.restarts += 1
+        self._pkts.clear()
+        self._missing.clear()
+        self._next = self._highest = seq
+        self._need_key = True
+        self._pli_pending = True
+
     def _nack_interval(self) -> float:
         return max(1.5 * self.rtt_ms, self.policy.nack_min_interval_ms)
 
@@ -238,8 +255,10 @@ class FrameBuffer:
             head = self._head_gap()
             if head is None:
                 if self._next is not None and self._pkts and self._next not in self._pkts:
-                    # A hole not (yet) known as missing: jump to the lowest buffered packet.
+                    # A hole not known as missing (should not happen): jump to the lowest
+                    # buffered packet; what follows may reference what was skipped.
                     self._next = min(self._pkts)
+                    self._need_key = True
                     continue
                 break
             too_long = now_ms - self._missing[head].since_ms >= self.wait_ms

@@ -200,3 +200,14 @@ def test_stream_counter_loss_jitter_and_wrap():
     # one packet 16 ms late: J = 16/16 ms after one sample (RFC 3550 A.8)
     c.add(4, 6 * 900, 1000.0 + 6 * 10.0 + 16.0, 100)
     assert c.snapshot().jitter_ms == pytest.approx(1.0)
+
+
+def test_sender_restart_far_away_resets_and_waits_for_keyframe():
+    buf = FrameBuffer(POLICY)
+    push_all(buf, stream(2)[0], 0.0)
+    delta = frame_packets(30000, 99 * 6000, 2, False)
+    outs = push_all(buf, delta, 10.0)
+    assert buf.counters.restarts == 1 and all(o.frames == [] for o in outs)
+    assert outs[0].pli  # asks for the keyframe it now needs
+    key = frame_packets(30002, 100 * 6000, 2, True)
+    assert [f.timestamp for f in push_all(buf, key, 20.0)[-1].frames] == [100 * 6000]
