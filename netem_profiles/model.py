@@ -102,6 +102,8 @@ class Direction:
     def __post_init__(self) -> None:
         values = {k: v for k, v in asdict(self).items() if k != "ge"}
         problems = direction_problems(values, "<Direction>", "direction")
+        if self.ge is not None and self.loss > 0:
+            problems.append(Problem("<Direction>", "direction.loss", self.loss, "0 when ge is set"))
         if problems:
             raise ProfileError(problems)
 

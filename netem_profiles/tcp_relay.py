@@ -123,7 +123,8 @@ class TcpRelay:
         self._seeds = make_random(rng)
         self._min_rto = min_rto_ms
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # connection handlers
+        self._pumps: set[asyncio.Task[None]] = set()  # their two directions
         self._lateness = LatenessHistogram()
         self._connections = self._failed = 0
         self._bytes = [0, 0]
@@ -181,29 +182,38 @@ class TcpRelay:
         if task is not None:
             self._tasks.add(task)
         self._connections += 1
+        writers = [c_writer]
         try:
-            t_reader, t_writer = await asyncio.open_connection(*self.target)
-        except OSError as exc:
-            self._failed += 1
-            log.warning("tcp-relay: cannot reach %s:%s: %s", *self.target, exc)
-            c_writer.close()
-            if task is not None:
-                self._tasks.discard(task)
-            return
-        up = _Pump(self, c_reader, t_writer, self._scheduler(self.profile.up), self.profile.up)
-        down = _Pump(
-            self, t_reader, c_writer, self._scheduler(self.profile.down), self.profile.down
-        )
-        pumps = [asyncio.create_task(up.run(up=True)), asyncio.create_task(down.run(up=False))]
-        try:
-            await asyncio.gather(*pumps)
-        except ConnectionError as exc:  # a reset on either side ends both directions
-            log.debug("tcp-relay: connection ended: %s", exc)
+            try:
+                t_reader, t_writer = await asyncio.open_connection(*self.target)
+            except OSError as exc:
+                self._failed += 1
+                log.warning("tcp-relay: cannot reach %s:%s: %s", *self.target, exc)
+                return
+            writers.append(t_writer)
+            profile = self.profile
+            up = _Pump(self, c_reader, t_writer, self._scheduler(profile.up), profile.up)
+            down = _Pump(self, t_reader, c_writer, self._scheduler(profile.down), profile.down)
+            pumps = {asyncio.create_task(up.run(up=True)), asyncio.create_task(down.run(up=False))}
+            self._pumps |= pumps
+            try:
+                # Both directions run until EOF; an error on one (a reset) ends the other. The
+                # handler itself must not end cancelled: Python 3.11's stream server logs that.
+                _, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_EXCEPTION)
+                for pump in pending:
+                    pump.cancel()
+                if pending:
+                    await asyncio.wait(pending)
+                for pump in pumps:  # retrieve every outcome, so none is reported unretrieved
+                    error = None if pump.cancelled() else pump.exception()
+                    if isinstance(error, ConnectionError):
+                        log.debug("tcp-relay: connection ended: %s", error)
+                    elif error is not None:
+                        log.error("tcp-relay: pump failed", exc_info=error)
+            finally:
+                self._pumps -= pumps
         finally:
-            for pump in pumps:
-                pump.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
-            for w in (c_writer, t_writer):
+            for w in writers:
                 w.close()
                 with contextlib.suppress(ConnectionError):
                     await w.wait_closed()
@@ -214,9 +224,9 @@ class TcpRelay:
         """Stop accepting, cancel live connections and wait for them to finish."""
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
+        for pump in list(self._pumps):
+            pump.cancel()  # each handler then closes its connection and returns
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.wait(list(self._tasks), timeout=10)
         if self._server is not None:
             await self._server.wait_closed()
