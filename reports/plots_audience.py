@@ -114,8 +114,13 @@ def retention_points(doc: Mapping[str, Any]) -> dict[str, list[tuple[float, floa
 def retention_figure(
     curves: Mapping[str, tuple[FloatArray, FloatArray]],
     points: Mapping[str, list[tuple[float, float, float, float]]],
+    replications: int = 1,
 ) -> Figure:
-    """Retention curve per market; the metrics' retention points with 95 % intervals on top."""
+    """Retention curve per market; the metrics' retention points with 95 % intervals on top.
+
+    With several replications the curves are the first replication's (the one whose viewers
+    a run directory keeps) and the points are the mean over all, with their intervals.
+    """
     if not curves and not points:
         return no_data_figure("Retention per market", "no watch_s per viewer nor retention_*")
     fig = Figure(figsize=(9.0, 3.8))
@@ -137,7 +142,10 @@ def retention_figure(
     ax.set_xlabel("time since arrival (s)")
     ax.set_ylabel("share still watching")
     ax.set_ylim(0, 1.02)
-    ax.set_title("Retention per market (points: retention_3s/30s/5m with 95 % interval)")
+    title = "Retention per market (points: retention_3s/30s/5m"
+    if replications > 1:
+        title += f", mean of {replications} replications with 95 % interval; curves: replication 0"
+    ax.set_title(title + ")", fontsize=10 if replications > 1 else 12)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -49,7 +49,8 @@ PLOTS: tuple[tuple[str, str, str, Callable[[RunData], Figure]], ...] = (
      lambda r: concurrency_figure(concurrency_by_market(r))),
     ("retention", "Retention per market",
      "Share of arrivals still watching; points are retention_3s/30s/5m with 95 % intervals.",
-     lambda r: retention_figure(retention_curves(r), retention_points(r.metrics))),
+     lambda r: retention_figure(
+         retention_curves(r), retention_points(r.metrics), _replications(r))),
     ("latency", "Latency CDFs",
      "join_ms, chat_rtt_ms and g2g_latency_ms; the dashed line is the 600 ms interactive limit.",
      lambda r: latency_cdf_figure(latency_curves(r))),
@@ -65,6 +66,11 @@ PLOTS: tuple[tuple[str, str, str, Callable[[RunData], Figure]], ...] = (
     ("health", "Generator health", "Load-generator CPU and event-loop lag against their limits.",
      lambda r: health_figure(health(r))),
 )  # fmt: skip
+
+
+def _replications(run: RunData) -> int:
+    n = run.metrics.get("meta", {}).get("replications", 1)
+    return int(n) if isinstance(n, int | float) else 1
 
 
 @dataclass(frozen=True)
