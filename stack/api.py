@@ -29,7 +29,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         raise ApiError(413, "body_too_large", f"body over {MAX_BODY_BYTES} bytes")
     try:
         body = json.loads(raw or b"{}")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ApiError(400, "bad_json", f"body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_json", "body must be a JSON object")

@@ -29,6 +29,8 @@ __all__ = ["MediaService", "MediaStats"]
 log = logging.getLogger(__name__)
 
 ROOM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Peer connections cost memory and a UDP socket each; past this, offers get 503.
+MAX_SESSIONS = 5000
 MAX_SDP_BYTES = 64 * 1024
 # Errors aiortc raises for an offer it cannot parse or negotiate; anything else is our bug.
 SDP_ERRORS = (ValueError, KeyError, IndexError, TypeError, InvalidAccessError, InvalidStateError)
@@ -152,6 +154,8 @@ class MediaService:
     async def handle_whep(self, request: web.Request) -> web.Response:
         """POST /whep/{room}: a viewer's recvonly offer → 201 answer with the room's video."""
         room, offer = await self._read_offer(request)
+        if len(self.sessions) >= MAX_SESSIONS:
+            raise _http_error(503, "too_many_sessions", f"at most {MAX_SESSIONS} media sessions")
         pc = RTCPeerConnection(rtc_configuration(self._stun))
         hub = self.hub(room)
         track_holder: list[object] = []

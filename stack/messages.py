@@ -41,7 +41,7 @@ def parse_client_message(text: str, max_bytes: int) -> dict[str, Any]:
         raise ProtocolError("too_large", f"frame of {len(text.encode())} bytes > {max_bytes}")
     try:
         msg = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ProtocolError("bad_json", f"not JSON: {exc}") from None
     if not isinstance(msg, dict):
         raise ProtocolError("bad_json", "a message must be a JSON object")

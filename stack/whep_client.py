@@ -24,7 +24,7 @@ from aiortc.rtp import RtpPacket
 from yarl import URL
 
 from stack import barcode
-from stack.ice import rtc_configuration
+from stack.ice import restrict_ice_to_loopback, rtc_configuration
 
 __all__ = ["MarkerJitterBuffer", "WhepViewer", "WhipPublisher"]
 
@@ -94,6 +94,12 @@ class ViewerStats:
     unreadable: int = 0
 
 
+def _loopback_if_local(url: str) -> None:
+    """A local target: gather only 127.0.0.1 candidates in this process (see `stack.ice`)."""
+    if URL(url).host in ("127.0.0.1", "localhost", "::1"):
+        restrict_ice_to_loopback()
+
+
 async def _post_sdp(session: aiohttp.ClientSession, url: str, sdp: str) -> tuple[str, str]:
     async with session.post(url, data=sdp, headers={"Content-Type": "application/sdp"}) as resp:
         body = await resp.text()
@@ -109,6 +115,7 @@ class WhepViewer:
     def __init__(
         self, whep_url: str, decode: bool = True, marker_frames: bool = False, audio: bool = False
     ) -> None:
+        _loopback_if_local(whep_url)
         self.url = whep_url
         self.audio = audio
         self.audio_stats = ViewerStats()  # audio packets are counted, never decoded
@@ -171,6 +178,7 @@ class WhipPublisher:
     """Publishes `track` (an aiortc video track) to `whip_url`."""
 
     def __init__(self, whip_url: str, track: MediaStreamTrack) -> None:
+        _loopback_if_local(whip_url)
         self.url = whip_url
         self.pc = RTCPeerConnection(rtc_configuration())
         self.pc.addTransceiver(track, direction="sendonly")
