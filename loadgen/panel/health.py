@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["HealthLimits", "HealthMonitor", "HealthSummary", "judge_health"]
+__all__ = [
+    "HealthLimits",
+    "HealthMonitor",
+    "HealthSummary",
+    "judge_health",
+    "read_cpu_pressure",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,7 @@ class HealthSummary:
     interval_s: float
     valid: bool
     note: str
+    pressure_pct: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -56,6 +63,7 @@ class HealthSummary:
             "interval_s": self.interval_s,
             "valid": self.valid,
             "note": self.note,
+            "cpu_pressure_pct": list(self.pressure_pct),
         }
 
 
@@ -65,8 +73,14 @@ def judge_health(
     lag_ms: list[float],
     interval_s: float,
     limits: HealthLimits,
+    pressure_pct: list[float] | None = None,
 ) -> HealthSummary:
-    """Apply `limits` to one process's samples (pure)."""
+    """Apply `limits` to one process's samples (pure).
+
+    ``pressure_pct`` (Linux PSI ``some avg10`` of the whole machine, %, per sample) does not
+    change the verdict; it goes into the note so a reader can tell a panel that is too heavy
+    (high CPU) from a machine that starves it (low CPU, high lag, high pressure).
+    """
     skip = int(limits.warmup_s / interval_s) if interval_s > 0 else 0
     cpu = cpu_pct[skip:] if len(cpu_pct) > skip else []
     lag = lag_ms[skip:] if len(lag_ms) > skip else []
@@ -85,13 +99,39 @@ def judge_health(
         )
     if lag_p95 > limits.max_lag_p95_ms:
         problems.append(f"loop lag p95 {lag_p95:.0f} ms > {limits.max_lag_p95_ms:.0f} ms")
+    pressure = [p for p in (pressure_pct or [])[skip:] if p == p]
+    machine = (
+        f", machine CPU pressure p50 {float(np.percentile(pressure, 50)):.0f}%" if pressure else ""
+    )
     note = (
         f"panel process {process}: " + "; ".join(problems) + f" (CPU p95 {cpu_p95:.0f}%, "
-        f"lag p95 {lag_p95:.1f} ms)"
+        f"lag p95 {lag_p95:.1f} ms{machine})"
         if problems
         else ""
     )
-    return HealthSummary(process, tuple(cpu_pct), tuple(lag_ms), interval_s, not problems, note)
+    return HealthSummary(
+        process,
+        tuple(cpu_pct),
+        tuple(lag_ms),
+        interval_s,
+        not problems,
+        note,
+        tuple(pressure_pct or ()),
+    )
+
+
+def read_cpu_pressure(path: str = "/proc/pressure/cpu") -> float:
+    """The machine's CPU pressure (PSI ``some avg10``, % of time some task waited for a CPU);
+    NaN where PSI is unavailable."""
+    try:
+        with open(path, encoding="ascii") as fh:
+            first = fh.readline()
+    except OSError:
+        return float("nan")
+    for field_ in first.split():
+        if field_.startswith("avg10="):
+            return float(field_[6:])
+    return float("nan")
 
 
 @dataclass
@@ -102,6 +142,7 @@ class HealthMonitor:
     clock: Callable[[], float] = time.monotonic
     cpu_pct: list[float] = field(default_factory=list)
     lag_ms: list[float] = field(default_factory=list)
+    pressure_pct: list[float] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -134,3 +175,4 @@ class HealthMonitor:
             except psutil.Error as exc:  # process accounting unavailable: say so once
                 log.warning("cannot read CPU of panel process: %s", exc)
                 self.cpu_pct.append(float("nan"))
+            self.pressure_pct.append(read_cpu_pressure())

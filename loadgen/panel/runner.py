@@ -154,7 +154,9 @@ def run_panel(
     result.ended_ms = wall_ms()
     for i in sorted(health_raw):
         h = health_raw[i]
-        summary = judge_health(i, h["cpu_pct"], h["lag_ms"], h["interval_s"], config.health)
+        summary = judge_health(
+            i, h["cpu_pct"], h["lag_ms"], h["interval_s"], config.health, h.get("pressure_pct")
+        )
         result.health.append(summary)
         if not summary.valid:
             result.notes.append(summary.note)

@@ -93,6 +93,7 @@ async def _run(
     health = {
         "cpu_pct": monitor.cpu_pct,
         "lag_ms": monitor.lag_ms,
+        "pressure_pct": monitor.pressure_pct,
         "interval_s": monitor.interval_s,
     }
     return raws, health

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from livelab.errors import ConfigError, ProfileError
@@ -77,10 +79,20 @@ def test_health_verdicts():
     assert ok.valid and ok.note == ""  # the first second is warm-up; no 2 s run above 90 %
     hot = judge_health(1, [10, 10, 95, 96, 97, 99, 50], [1] * 7, 0.5, limits)
     assert not hot.valid and "panel process 1" in hot.note and "CPU above 90%" in hot.note
-    laggy = judge_health(2, [10] * 10, [1, 1] + [80] * 8, 0.5, limits)
+    laggy = judge_health(2, [10] * 10, [1, 1] + [80] * 8, 0.5, limits, [95.0] * 10)
     assert not laggy.valid and "loop lag p95 80 ms > 50 ms" in laggy.note
+    assert "machine CPU pressure p50 95%" in laggy.note
 
 
 def test_sdp_candidate_hosts():
     sdp = "v=0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\na=mid:0\r\n"
     assert sdp_candidate_hosts(sdp) == ["127.0.0.1"]
+
+
+def test_read_cpu_pressure(tmp_path):
+    from loadgen.panel.health import read_cpu_pressure
+
+    f = tmp_path / "cpu"
+    f.write_text("some avg10=12.50 avg60=3.00 avg300=1.00 total=5\nfull avg10=0.00\n")
+    assert read_cpu_pressure(str(f)) == 12.5
+    assert math.isnan(read_cpu_pressure(str(tmp_path / "missing")))

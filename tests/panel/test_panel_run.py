@@ -192,3 +192,23 @@ def _alive(pids: list[int]) -> list[int]:
         except psutil.NoSuchProcess:
             pass
     return out
+
+
+def test_unreachable_target_exits_3_with_the_errors_recorded(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "down"
+    cmd = [
+        sys.executable, "-m", "livelab", "panel", "--whep", f"http://127.0.0.1:{port}/whep/demo",
+        "--viewers", "2", "--duration", "5s", "--processes", "1", "--out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "no viewer could watch" in done.stderr
+    panel = json.loads((out / "panel.json").read_text())
+    assert all("Connect" in v["error"] or "refused" in v["error"] for v in panel["viewers"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["overall"]["error_rate"]["value"] == 1.0
