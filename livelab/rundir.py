@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,7 +103,7 @@ def write_run(
     arrays["markets"] = np.array(first.markets)
     arrays["profiles"] = np.array(first.profiles)
     arrays["access_names"] = np.array(ACCESS_NAMES)
-    np.savez_compressed(path / "viewers.npz", **arrays)
+    _savez(path / "viewers.npz", arrays)
     events = [
         {"kind": e.kind, "announce_s": e.announce_s, "start_s": e.start_s, "end_s": e.end_s}
         for e in first.host_events
@@ -112,6 +113,14 @@ def write_run(
     if plots:
         _plots(path / "plots", first)
     return path
+
+
+def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """`np.savez_compressed` at deflate level 1: as small for these arrays, twice as fast."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, array in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(array), allow_pickle=False)
 
 
 def _timeseries_csv(result: Any) -> str:
