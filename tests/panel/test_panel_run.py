@@ -212,3 +212,33 @@ def test_unreachable_target_exits_3_with_the_errors_recorded(tmp_path):
     assert all("Connect" in v["error"] or "refused" in v["error"] for v in panel["viewers"])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["overall"]["error_rate"]["value"] == 1.0
+
+
+def test_cancelling_run_panel_async_stops_the_processes(stack_url):
+    import asyncio
+
+    from loadgen.panel import run_panel_async
+
+    before = _children()
+    config = PanelConfig(
+        whep_url=f"{stack_url}/whep/demo", viewers=2, duration_s=120.0, processes=1, ramp_s=0.5
+    )
+
+    async def go() -> None:
+        watching = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def progress(p: dict) -> None:
+            if p["connected"] == 2:
+                loop.call_soon_threadsafe(watching.set)
+
+        task = asyncio.ensure_future(run_panel_async(config, progress))
+        await asyncio.wait_for(watching.wait(), 60)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 60)
+
+    t0 = time.monotonic()
+    asyncio.run(go())
+    assert time.monotonic() - t0 < 90
+    assert _children() - before == set()
