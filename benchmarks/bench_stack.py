@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import multiprocessing as mp
@@ -85,6 +86,79 @@ def _ws_worker(
     asyncio.run(_ws_worker_main(base, secret, first, count, senders, rate, sample_every, ctl, out))
 
 
+class _WsViewer(asyncio.Protocol):
+    """A minimal RFC 6455 client: the load generator must stay lighter than the server.
+
+    Every viewer parses frame headers (to answer pings); only sampled viewers decode JSON and
+    record lag. Client frames are masked with the all-zero key (valid framing, no XOR cost).
+    """
+
+    def __init__(self, path: str, host: str, sampled: bool, lags: list[tuple[float, float]]):
+        self.path, self.host, self.sampled, self.lags = path, host, sampled, lags
+        self.buf = b""
+        self.upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.frames = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write(  # type: ignore[attr-defined]
+            f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.upgraded.done():
+            self.upgraded.set_exception(ConnectionError("closed before upgrade"))
+
+    def send_text(self, text: str) -> None:
+        payload = text.encode()
+        n = len(payload)
+        head = bytes((0x81, 0x80 | n)) if n < 126 else bytes((0x81, 0xFE)) + n.to_bytes(2, "big")
+        assert self.transport is not None  # connected before anyone sends
+        self.transport.write(head + b"\0\0\0\0" + payload)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.upgraded.done():
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = self.buf.split(b" ", 2)[1]
+            self.buf = self.buf[end + 4 :]
+            if status != b"101":
+                self.upgraded.set_exception(ConnectionError(f"HTTP {status!r}"))
+                return
+            self.upgraded.set_result(None)
+        buf = self.buf
+        while len(buf) >= 2:
+            opcode, n, pos = buf[0] & 0x0F, buf[1] & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                n, pos = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                n, pos = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < pos + n:
+                break
+            payload, buf = buf[pos : pos + n], buf[pos + n :]
+            self.frames += 1
+            if opcode == 0x9 and self.transport is not None:  # ping -> pong (masked, zero key)
+                self.transport.write(bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
+            elif opcode == 0x1 and self.sampled:
+                now = time.time() * 1000
+                msg = json.loads(payload)
+                for m in msg["messages"] if msg["type"] == "batch" else [msg]:
+                    if m["type"] == "chat":
+                        sent = float(m["text"])
+                        self.lags.append((sent, now - sent))
+        self.buf = buf
+
+
 async def _ws_worker_main(
     base: str,
     secret: str,
@@ -96,70 +170,54 @@ async def _ws_worker_main(
     ctl: Any,
     out: Any,
 ) -> None:
-    import aiohttp
+    from yarl import URL
 
     from stack.tokens import TokenSigner
 
     signer = TokenSigner(secret.encode(), time.time)
-    ws_base = base.replace("http", "ws", 1)
-    lags: list[tuple[float, float]] = []  # (send epoch ms, lag ms)
-    frames = [0]
-    sockets: list[aiohttp.ClientWebSocketResponse] = []
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        sem = asyncio.Semaphore(50)
+    url = URL(base)
+    loop = asyncio.get_running_loop()
+    lags: list[tuple[float, float]] = []
+    sem = asyncio.Semaphore(50)
 
-        async def connect(i: int) -> aiohttp.ClientWebSocketResponse:
-            token = signer.issue(ROOM, f"viewer-{i}", "ID", 3600)
-            async with sem:
-                return await session.ws_connect(
-                    f"{ws_base}/api/rooms/{ROOM}/ws?token={token}", heartbeat=None
-                )
+    async def connect(i: int) -> _WsViewer:
+        token = signer.issue(ROOM, f"viewer-{first + i}", "ID", 3600)
+        path = f"/api/rooms/{ROOM}/ws?token={token}"
+        async with sem:
+            _, viewer = await loop.create_connection(
+                lambda: _WsViewer(path, f"{url.host}:{url.port}", i % sample_every == 0, lags),
+                url.host,
+                url.port,
+            )
+            await viewer.upgraded
+        return viewer
 
-        sockets = list(await asyncio.gather(*(connect(first + i) for i in range(count))))
+    viewers = list(await asyncio.gather(*(connect(i) for i in range(count))))
+    out.put(("ready", count))
+    await asyncio.to_thread(ctl.recv)  # "go"
 
-        async def read(ws: aiohttp.ClientWebSocketResponse, sampled: bool) -> None:
-            async for msg in ws:
-                frames[0] += 1
-                if not sampled or msg.type != aiohttp.WSMsgType.TEXT:
-                    continue
-                now = time.time() * 1000
-                data = json.loads(msg.data)
-                for m in data["messages"] if data["type"] == "batch" else [data]:
-                    if m["type"] == "chat":
-                        sent = float(m["text"])
-                        lags.append((sent, now - sent))
+    async def send(viewer: _WsViewer, k: int) -> None:
+        period = 1.0 / rate
+        t0 = loop.time() + k * period / max(senders, 1)
+        n = 0
+        while True:
+            delay = t0 + n * period - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            text = f"{time.time() * 1000:.3f}"
+            viewer.send_text(json.dumps({"type": "chat", "id": f"{k}-{n}", "text": text}))
+            n += 1
 
-        readers = [
-            asyncio.ensure_future(read(ws, i % sample_every == 0)) for i, ws in enumerate(sockets)
-        ]
-        out.put(("ready", count))
-        await asyncio.to_thread(ctl.recv)  # "go"
-
-        async def send(ws: aiohttp.ClientWebSocketResponse, k: int) -> None:
-            period = 1.0 / rate
-            loop = asyncio.get_running_loop()
-            t0 = loop.time() + k * period / max(senders, 1)
-            n = 0
-            while True:
-                delay = t0 + n * period - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await ws.send_str(
-                    json.dumps(
-                        {"type": "chat", "id": f"{k}-{n}", "text": f"{time.time() * 1000:.3f}"}
-                    )
-                )
-                n += 1
-
-        writers = [asyncio.ensure_future(send(sockets[k], k)) for k in range(senders)]
-        await asyncio.to_thread(ctl.recv)  # "stop"
-        for task in writers + readers:
-            task.cancel()
-        await asyncio.gather(*writers, *readers, return_exceptions=True)
-        for ws in sockets:
-            await ws.close()
-    out.put(("done", {"lags": lags, "frames": frames[0], "cpu_s": _self_cpu_s()}))
+    writers = [asyncio.ensure_future(send(viewers[k], k)) for k in range(senders)]
+    await asyncio.to_thread(ctl.recv)  # "stop"
+    for task in writers:
+        task.cancel()
+    await asyncio.gather(*writers, return_exceptions=True)
+    frames = sum(v.frames for v in viewers)
+    for v in viewers:
+        if v.transport is not None:
+            v.transport.close()
+    out.put(("done", {"lags": lags, "frames": frames, "cpu_s": _self_cpu_s()}))
 
 
 def _metrics_text(base: str) -> str:
