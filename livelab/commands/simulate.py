@@ -50,11 +50,15 @@ def _simulate(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
     )
     overall = doc["overall"]
+
+    def value(name: str, spec: str) -> str:
+        v = overall[name]["value"]
+        return "—" if v is None else format(v, spec)
+
     print(
-        f"simulated {scenario.scenario.name!r}: {overall['arrivals']['value']:,.0f} arrivals, "
-        f"peak {overall['peak_concurrent']['value']:,.0f} concurrent, "
-        f"retention_30s {overall['retention_30s']['value']:.1%}, "
-        f"{len(results)} replication(s)"
+        f"simulated {scenario.scenario.name!r}: {value('arrivals', ',.0f')} arrivals, "
+        f"peak {value('peak_concurrent', ',.0f')} concurrent, "
+        f"retention_30s {value('retention_30s', '.1%')}, {len(results)} replication(s)"
     )
     print(f"run directory: {out}  (summary: {out / 'summary.md'})")
     return 0

@@ -132,3 +132,13 @@ def test_reports_reader_sees_the_model_samples(tmp_path: Path) -> None:
     assert len(chat) == data.metrics["overall"]["arrivals"]["value"]
     assert set(np.unique(chat.market)) == {"ID", "TH", "SA", "GB"}
     assert "ID-4g" in set(np.unique(chat.profile))
+
+
+def test_an_empty_audience_gives_empty_metrics_not_an_error(tmp_path: Path) -> None:
+    zero = [arg.replace("=1500", "=0").replace("=800", "=0").replace("=600", "=0") for arg in SMALL]
+    assert main(["simulate", DEMO, "--out", str(tmp_path / "e"), "--no-plots", *zero]) == 0
+    run = load_run(tmp_path / "e")
+    assert run.metrics["overall"]["arrivals"] == {"value": 0.0}
+    assert run.metrics["overall"]["retention_30s"] == {"value": None}
+    assert run.metrics["overall"]["chat_rtt_ms"]["n"] == 0
+    assert run.viewers["arrival_s"].size == 0
