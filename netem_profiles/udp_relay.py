@@ -167,8 +167,9 @@ class UdpRelay:
         if loop is None:
             raise RuntimeError("relay not started")
         now = loop.time()
-        # A kernel timestamp from the future means the realtime clock stepped: trust the loop.
-        if kernel_time is None or kernel_time > now:
+        # A timestamp from the future, or implausibly old, means the realtime clock stepped
+        # between the kernel's stamp and our offset: trust the loop's clock instead.
+        if kernel_time is None or not now - 1.0 < kernel_time <= now:
             return now
         return kernel_time
 
@@ -219,6 +220,7 @@ class UdpRelay:
         sock, queue = self._sock, self._queue
         if sock is None or queue is None or flow.closed:
             return
+        self._offset = realtime_offset()
         for _ in range(_READ_BATCH):
             try:
                 data, _addr, kernel_time = recv_with_timestamp(

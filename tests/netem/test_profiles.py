@@ -274,3 +274,24 @@ def test_profile_properties() -> None:
         6 / math.sqrt(3)
     )
     assert Direction(jitter_ms=6, distribution="normal").delay_sd_ms == pytest.approx(6, rel=2e-3)
+
+
+def one_way_delays(direction: Direction, n: int = 50_000) -> np.ndarray:
+    from netem_profiles.scheduler import ImpairmentScheduler
+
+    s = ImpairmentScheduler(direction, 5)
+    out = []
+    for i in range(n):
+        deps = s.submit(200, i * 1000.0)  # far apart: order never binds
+        if deps:
+            out.append(deps[0] - i * 1000.0)
+    return np.array(out)
+
+
+def test_wifi_last_mile_body_and_tail_match_calibration() -> None:
+    # CALIBRATION.md: home Wi-Fi adds 2-20 ms, with a tail >= 100 ms for ~10 % of packets.
+    body = one_way_delays(load_profile("wifi").down)
+    assert 2.0 <= 2 * np.median(body) <= 20.0  # round trip = both directions
+    assert 2.0 <= 2 * body.mean() <= 20.0
+    tail = one_way_delays(load_profile("wifi-tail").down)
+    assert np.mean(tail >= 100.0) == pytest.approx(0.10, abs=0.01)
