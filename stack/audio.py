@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from stack.fanout import VideoHub
+from stack.tasks import spawn
 
 __all__ = ["OpusSource", "SyntheticAudio"]
 
@@ -65,7 +66,7 @@ class SyntheticAudio:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="synthetic-audio")
+        self._task = spawn(self._run(), "synthetic-audio")
 
     async def stop(self) -> None:
         if self._task is not None:

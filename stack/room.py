@@ -21,6 +21,7 @@ from aiohttp import web
 from stack.metrics import Histogram, Registry
 from stack.ratelimit import TokenBucket
 from stack.schedule import HostSchedule
+from stack.tasks import spawn
 
 __all__ = ["Connection", "Room", "RoomSettings", "ws_text_frame"]
 
@@ -107,13 +108,15 @@ class Room:
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
+        def crashed(name: str) -> None:
+            self.metrics.inc("livelab_stack_errors_total", code="task_died")
+
         for coro, name in (
             (self._deliver_loop(), "deliver"),
             (self._host_loop(), "host"),
             (self._status_loop(), "status"),
         ):
-            self._tasks.append(loop.create_task(coro, name=f"room-{self.name}-{name}"))
+            self._tasks.append(spawn(coro, f"room-{self.name}-{name}", crashed))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from stack.fanout import VideoHub
 from stack.picture import PictureSource
+from stack.tasks import spawn
 from stack.vp8 import VIDEO_CLOCK_HZ, Vp8Settings, Vp8Source, is_vp8_keyframe
 
 __all__ = ["SyntheticHost"]
@@ -61,7 +62,7 @@ class SyntheticHost:
         self._keyframe_wanted = True
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="synthetic-host")
+        self._task = spawn(self._run(), "synthetic-host")
 
     async def stop(self) -> None:
         if self._task is not None:
