@@ -106,6 +106,7 @@ def _step(
         "valid": result.valid,
         "carried": result.valid and fps >= MIN_FPS,
         "cpu_p95": o["loadgen_cpu"]["p95"],
+        "cpu_p50": o["loadgen_cpu"]["p50"],
         "lag_p95": o["loop_lag_ms"]["p95"],
         "fps": fps,
         "freeze_ratio": o["freeze_ratio"]["value"],
@@ -128,6 +129,15 @@ def _print_step(kind: str, s: dict[str, Any]) -> None:
         f"errors {s['errors']:.2f}{g} | server CPU {s['server_cpu']:.0f}%",
         flush=True,
     )
+    per = (s["cpu_p50"] or 0.0) / s["n"]
+    if per > 0:
+        # Not a measurement of capacity: what the CPU cost alone would allow at 90 % of a core,
+        # useful when a busy machine's scheduling (loop lag) is what invalidated the step.
+        print(
+            f"        CPU {per:.2f}% of a core per viewer (p50) → CPU-bound estimate "
+            f"{90.0 / per:.0f} per core",
+            flush=True,
+        )
     for note in s["notes"]:
         print(f"        note: {note}", flush=True)
 

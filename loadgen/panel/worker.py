@@ -39,6 +39,8 @@ def worker_main(
     """Run ``specs`` in this process and put ("result", process, raws, health) on ``results``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format=f"panel[{process}] %(levelname)s %(message)s")
+    # aiortc logs every undecodable frame of its stock receiver; the panel counts what matters.
+    logging.getLogger("aiortc").setLevel(logging.ERROR)
     try:
         raws, health = asyncio.run(_run(process, config, specs, results, stop))
         results.put(("result", process, raws, health))
