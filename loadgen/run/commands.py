@@ -6,7 +6,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LocustSpec", "locust_commands", "locustfile_path", "panel_command", "stack_command"]
+__all__ = [
+    "LocustSpec",
+    "locust_commands",
+    "locustfile_path",
+    "panel_command",
+    "relay_command",
+    "stack_command",
+]
 
 
 def locustfile_path() -> Path:
@@ -123,3 +130,12 @@ def panel_command(
     if allow_remote:
         cmd.append("--allow-remote")
     return cmd
+
+
+def relay_command(profile: str, target_hostport: str, *, origin: str, seed: int) -> list[str]:
+    """`livelab netem tcp-relay` for one profile, listening on a free loopback port."""
+    return [
+        sys.executable, "-m", "livelab", "netem", "tcp-relay", "--profile", profile,
+        "--origin", origin, "--listen", "127.0.0.1:0", "--to", target_hostport,
+        "--seed", str(seed),
+    ]  # fmt: skip

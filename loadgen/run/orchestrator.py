@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from livelab.errors import RunError, TargetError
-from loadgen.run.commands import LocustSpec, locust_commands, panel_command, stack_command
+from loadgen.run.commands import (
+    LocustSpec,
+    locust_commands,
+    panel_command,
+    relay_command,
+    stack_command,
+)
 from loadgen.run.procs import Children
 from loadgen.run.progress import Progress, Status
 from loadgen.run.target import HealthMonitor, check_allowed, fetch, wait_healthy
@@ -187,7 +193,37 @@ class _Run:
             f"plus {self.plan.panel.get('viewers', 0)} WHEP media viewers."
         )
 
+    def start_relays(self) -> Path | None:
+        """With `load.ws_through_profile`: one impairing TCP relay per network profile of the
+        plan; returns the profile → host:port file for the Locust users (None otherwise)."""
+        if not self.load.ws_through_profile:
+            return None
+        self.status.phase = "starting network-profile relays"
+        target = self.base_url.split("://", 1)[1].split("/", 1)[0]
+        relays: dict[str, str] = {}
+        for k, profile in enumerate(sorted({s.profile for s in self.plan.scripts})):
+            cmd = relay_command(profile, target, origin=self.scenario.stream.origin,
+                                seed=self.plan.seed + k)  # fmt: skip
+            child = self.children.start(
+                f"relay-{profile}", cmd, self.out / "logs" / f"relay-{profile}.log"
+            )
+            deadline = time.monotonic() + 20.0
+            while time.monotonic() < deadline:
+                words = child.log_tail(5).split()
+                if "listening" in words:
+                    relays[profile] = words[words.index("listening") + 2]
+                    break
+                if not child.running:
+                    raise RunError(f"relay for {profile} exited: {child.log_tail(5)}")
+                time.sleep(0.05)
+            else:
+                raise RunError(f"relay for {profile} did not start within 20 s")
+        path = self.out / "relays.json"
+        path.write_text(json.dumps(relays, indent=2, sort_keys=True) + "\n")
+        return path
+
     def start_load(self) -> None:
+        relays = self.start_relays()
         self.status.phase = "load"
         locust_out = self.out / "locust"
         locust_out.mkdir(parents=True, exist_ok=True)
@@ -196,7 +232,7 @@ class _Run:
             host=self.base_url, plan=self.out / "plan.json", out=locust_out, room=self.opts.room,
             workers=workers, external_workers=self.opts.external_workers,
             master_port=self.opts.master_port, web=self.opts.web,
-            stop_timeout_s=self.load.drain_s + 5,
+            stop_timeout_s=self.load.drain_s + 5, relays=relays,
         )  # fmt: skip
         cmds = locust_commands(spec)
         for name, cmd in cmds.items():
