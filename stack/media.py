@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 ROOM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Peer connections cost memory and a UDP socket each; past this, offers get 503.
 MAX_SESSIONS = 5000
+MAX_ROOMS = 1000
 MAX_SDP_BYTES = 64 * 1024
 # Errors aiortc raises for an offer it cannot parse or negotiate; anything else is our bug.
 SDP_ERRORS = (ValueError, KeyError, IndexError, TypeError, InvalidAccessError, InvalidStateError)
@@ -70,6 +71,8 @@ class MediaService:
     def hub(self, room: str) -> VideoHub:
         hub = self.hubs.get(room)
         if hub is None:
+            if len(self.hubs) >= MAX_ROOMS:
+                raise _http_error(503, "too_many_rooms", f"at most {MAX_ROOMS} media rooms")
             hub = self.hubs[room] = VideoHub(self._clock_ms)
         return hub
 
