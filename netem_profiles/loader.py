@@ -210,6 +210,7 @@ def load_file(path: str | Path, *, variant: str | None = None) -> Profile:
     return _build(f"{path.stem}-{variant}", merged, f"{path}[variants.{variant}]", kind)
 
 
+@cache
 def _variants() -> dict[str, tuple[Path, str]]:
     out: dict[str, tuple[Path, str]] = {}
     for name, path in _catalog().items():
