@@ -1,0 +1,1 @@
+"""Tests of netem_profiles: profiles, schedulers, datagram impairment, relays, accuracy."""
