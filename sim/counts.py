@@ -17,13 +17,13 @@ from sim.rng import Streams
 from sim.schedule import Grid, HostEvent
 
 if TYPE_CHECKING:
-    from sim.engine import _MarketModel
+    from sim.market import MarketModel
 
 __all__ = ["finish"]
 
 
 def finish(
-    models: list[_MarketModel],
+    models: list[MarketModel],
     chat_rate: NDArray[np.float64],
     grid: Grid,
     events: list[HostEvent],

@@ -4,13 +4,14 @@ Order matters where load feeds back, so the model is event-driven at 10-s steps:
 
 1. the `clock` process, at each step, releases the slots of viewers who left, computes every
    market's concurrency, the message rate it sends to the interaction service and that
-   service's response time, then fires the step's tick event;
+   service's response time — when it is slow, watching viewers may leave
+   (`MarketModel.overload`) — then fires the step's tick event;
 2. each market's `arrivals` process (in market order, woken by the tick) takes the viewers who
    arrive in the step — its organic slots (a non-homogeneous Poisson process with the local daily
    cycle, the opening and the announcements, see `schedule`) and any invitees due now — and
    runs their joins against the edge's current state, their experience and their journeys as
-   array operations; invitees of this step's sharers go into the calendar of later steps
-   (referral generations);
+   array operations (`sim.market`); invitees of this step's sharers go into the calendar of
+   later steps (referral generations);
 3. the `host` process announces, starts and ends mini-peaks (`host_log`).
 
 Per-viewer draws that do not depend on load (arrival quantiles, access, path, behaviour
@@ -24,300 +25,15 @@ from typing import Any
 
 import numpy as np
 import simpy
-from numpy.typing import NDArray
 
-from scenarios.behavior import Behavior
-from scenarios.schema import Market, Scenario
+from scenarios.schema import Scenario
 from sim.capacity import EdgeQueue, InteractionQueue
-from sim.journey import U_ROWS, Journey, StreamContext, interactivity, journeys
-from sim.paths import ACCESS, MarketPaths, Paths, market_paths
-from sim.qoe import Conditions, Experience, experience, with_fixed
+from sim.market import MarketModel
 from sim.result import SERIES, SimResult
 from sim.rng import Streams
-from sim.schedule import (
-    Grid,
-    HostEvent,
-    arrival_times,
-    arrival_weights,
-    host_events,
-    local_hours,
-    stay_clock,
-)
+from sim.schedule import Grid, host_events
 
 __all__ = ["run"]
-
-FloatArray = NDArray[np.float64]
-Batch = dict[str, NDArray[Any]]
-_EXP_KEYS = ("join_ms", "startup_ms", "g2g_latency_ms", "chat_rtt_ms", "answer_ms", "order_ms",
-             "rebuffer_ratio", "freeze_per_min", "resolution", "kbps", "fps")  # fmt: skip
-_JOURNEY_KEYS = ("start_s", "leave_s", "watch_s", "abandoned", "failed", "trusted", "trust_s",
-                 "ordered", "order_s", "shared", "share_s", "returned", "repurchased")  # fmt: skip
-
-
-class _MarketModel:
-    """One market's organic slots, calendar of invitees, per-step bookkeeping and batches."""
-
-    def __init__(
-        self,
-        scenario: Scenario,
-        index: int,
-        market: Market,
-        grid: Grid,
-        events: list[HostEvent],
-        streams: Streams,
-        edge: EdgeQueue,
-    ) -> None:
-        code = market.code
-        self.scenario, self.index, self.market, self.grid, self.edge = (
-            scenario, index, market, grid, edge)  # fmt: skip
-        self.behavior = market.resolved_behavior()
-        self.paths: MarketPaths = market_paths(scenario, market)
-        self.ctx = StreamContext(
-            behavior=self.behavior,
-            localized=market.localized,
-            incentive=market.incentive,
-            grid=grid,
-            events=tuple(events),
-            clock=stay_clock(grid, events, self.behavior.mini_peak_stay_boost),
-            join_timeout_s=scenario.infra.join_timeout_s,
-            series_streams=scenario.scenario.series_streams,
-        )
-        self.access_cdf = np.cumsum(list(market.access.shares().values()))
-        n = int(streams.get(f"{code}/count").poisson(market.audience))
-        weights = arrival_weights(scenario, market, self.behavior, grid, events)
-        self.arrival = arrival_times(weights, grid, np.sort(streams.uniform(f"{code}/arrival", n)))
-        self.access = self._access(streams.uniform(f"{code}/access", n))
-        hours = local_hours(scenario, market, self.arrival)
-        rngs = {kind: streams.get(f"{code}/path/{kind}") for kind in ACCESS}
-        self.path = self.paths.sample(self.access, hours, rngs)
-        self.u = np.stack([streams.uniform(f"{code}/u/{row}", n) for row in U_ROWS])
-        self.bounds = np.searchsorted(self.arrival, grid.edges)
-        self.bounds[-1] = n
-        self.rng_referred = streams.get(f"{code}/referred")
-        self.rng_invites = streams.get(f"{code}/invites")
-        self.rng_qoe = streams.get(f"{code}/qoe")
-        self.rng_overload = streams.get(f"{code}/overload")
-        self.batch_until: list[float] = []
-        self.batch_offset: list[int] = []
-        self.n_seen = 0
-        self.leave_store = np.empty(n + 1024)
-        # step → invitees due: (arrival s, generation, referrer index, referrer's share s)
-        self.calendar: dict[int, list[tuple[Any, ...]]] = {}
-        steps = grid.n
-        self.start_diff = np.zeros(steps + 2)
-        self.leave_diff = np.zeros(steps + 2)
-        self.arrivals = np.zeros(steps)
-        self.concurrent = 0.0
-        self.batches: list[Batch] = []
-
-    def _access(self, u: FloatArray) -> NDArray[np.int8]:
-        idx = np.searchsorted(self.access_cdf, u, side="right")
-        return np.minimum(idx, len(ACCESS) - 1).astype(np.int8)
-
-    def tick(self, b: int) -> float:
-        """Concurrency at the start of step `b` (viewers between first frame and leaving)."""
-        self.concurrent += self.start_diff[b] - self.leave_diff[b]
-        return self.concurrent
-
-    def step(self, b: int, interaction_ms: float) -> None:
-        """Join, experience and journeys of the viewers arriving in step `b`."""
-        lo, hi = int(self.bounds[b]), int(self.bounds[b + 1])
-        due = self._invitees_due(b)
-        n_ref = due[0].size
-        if hi == lo and n_ref == 0:
-            return
-        arrival = self.arrival[lo:hi]
-        access = self.access[lo:hi]
-        path = _slice_paths(self.path, lo, hi)
-        u = self.u[:, lo:hi]
-        generation = np.zeros(hi - lo, dtype=np.int16)
-        if n_ref:
-            t_ref, g_ref = due
-            rng = self.rng_referred
-            a_ref = self._access(rng.random(n_ref))
-            p_ref = self.paths.sample(
-                a_ref, local_hours(self.scenario, self.market, t_ref), None, rng
-            )
-            u_ref = rng.random((len(U_ROWS), n_ref))
-            arrival = np.concatenate([arrival, t_ref])
-            order = np.argsort(arrival, kind="stable")
-            arrival = arrival[order]
-            access = np.concatenate([access, a_ref])[order]
-            path = _take_paths(_concat_paths(path, p_ref), order)
-            u = np.concatenate([u, u_ref], axis=1)[:, order]
-            generation = np.concatenate([generation, g_ref])[order]
-        n = arrival.size
-        self.arrivals[b] += n
-        referred = generation > 0
-        wait_ms, join_ms, share = self.edge.conditions(b, n)
-        cond = Conditions(wait_ms, join_ms, share, interaction_ms)
-        exp = experience(self.scenario, path, u[0], cond)
-        exp = with_fixed(exp, self.market.qoe, self.rng_qoe)
-        j = journeys(self.ctx, arrival, access > 0, referred, exp, wait_ms / 1000.0, u)
-        leave_b = self._admit(b, j, exp)
-        batch = _batch(self, arrival, access, path, generation, exp, j, leave_b)
-        offset = self._remember(j.leave_s)
-        batch["invites"] = self._refer(b, j, generation, offset)
-        self.batches.append(batch)
-        self.batch_offset.append(offset)
-        self.batch_until.append(float(j.leave_s.max(initial=0.0)))
-
-    def _remember(self, leave_s: FloatArray) -> int:
-        """Append leave times to the market's store (read when invitees arrive); the offset."""
-        offset = self.n_seen
-        need = offset + leave_s.size
-        if need > self.leave_store.size:
-            grown = np.empty(max(need, 2 * self.leave_store.size))
-            grown[:offset] = self.leave_store[:offset]
-            self.leave_store = grown
-        self.leave_store[offset:need] = leave_s
-        self.n_seen = need
-        return offset
-
-    def _admit(self, b: int, j: Journey, exp: Experience) -> NDArray[np.int64]:
-        """Hold slots, egress and concurrency; return each viewer's leave step (−1: never in)."""
-        started = ~j.abandoned
-        first = b + 1  # this step's snapshot is taken; changes count from the next one
-        start_b = np.maximum(self.grid.bucket(j.start_s[started]), first)
-        leave_b = np.maximum(self.grid.bucket(j.leave_s[started]), first)
-        np.add.at(self.start_diff, start_b, 1.0)
-        np.add.at(self.leave_diff, leave_b, 1.0)
-        self.edge.admit(leave_b, exp.kbps[started])
-        out = np.full(started.size, -1, dtype=np.int64)
-        out[started] = leave_b
-        return out
-
-    def _refer(
-        self, b: int, j: Journey, generation: NDArray[np.int16], offset: int
-    ) -> NDArray[np.int32]:
-        """Draw sharers' accepted invitations; put the invitees in the calendar of their steps.
-
-        Each invitee remembers its referrer and the share time: if the referrer leaves before
-        sharing (overload, see `overload`), the invitee never comes (`_invitees_due`).
-        """
-        accepted = np.zeros(generation.size, dtype=np.int32)
-        sharers = np.flatnonzero(j.shared)
-        if sharers.size == 0:
-            return accepted
-        beh, rng = self.behavior, self.rng_invites
-        got = rng.binomial(rng.poisson(beh.invites_per_share, sharers.size), beh.invite_conversion)
-        accepted[sharers] = got
-        total = int(got.sum())
-        if total == 0:
-            return accepted
-        share_s = np.repeat(j.share_s[sharers], got)
-        t = share_s + rng.exponential(beh.invitee_delay_min * 60.0, total)
-        gen = (np.repeat(generation[sharers], got) + 1).astype(np.int16)
-        ref = np.repeat(sharers + offset, got)
-        keep = t < self.grid.duration_s
-        t, gen, ref, share_s = t[keep], gen[keep], ref[keep], share_s[keep]
-        steps = np.maximum(self.grid.bucket(t), b + 1)
-        for step in np.unique(steps):
-            sel = steps == step
-            self.calendar.setdefault(int(step), []).append(
-                (t[sel], gen[sel], ref[sel], share_s[sel])
-            )
-        return accepted
-
-    def _invitees_due(self, b: int) -> tuple[FloatArray, NDArray[np.int16]]:
-        """(arrival times, generations) of the invitees due in step `b` whose referrer shared."""
-        due = self.calendar.pop(b, [])
-        if not due:
-            return np.empty(0), np.empty(0, dtype=np.int16)
-        t, gen, ref, share_s = (np.concatenate(parts) for parts in zip(*due, strict=True))
-        shared = self.leave_store[ref] > share_s
-        return t[shared], gen[shared].astype(np.int16)
-
-    def overload(self, b: int, response_ms: float) -> None:
-        """Viewers watching during step `b` react to the interaction service's response time.
-
-        Their host-behind-chat lag is recomputed with the current response time; the rise of the
-        interactivity penalty over what they met at their join is a hazard of leaving, spread
-        over a decision window (`decision_window_s`), applied for this step.
-        """
-        t = b * self.grid.step_s
-        beh = self.behavior
-        rate = self.grid.step_s / beh.decision_window_s
-        for bi, until in enumerate(self.batch_until):
-            if until <= t:
-                continue
-            v = self.batches[bi]
-            rows = np.flatnonzero((v["leave_b"] > b + 1) & (v["start_s"] <= t))
-            if rows.size == 0:
-                continue
-            then = v["g2g_latency_ms"][rows] + 0.5 * v["chat_rtt_ms"][rows]
-            now = v["g2g_latency_ms"][rows] + 0.5 * (v["rtt_ms"][rows] + response_ms)
-            hazard = (_leave_share(beh, now) - _leave_share(beh, then)) * rate
-            if not (hazard > 0).any():
-                continue
-            u = self.rng_overload.random((2, rows.size))
-            cut = rows[u[0] < hazard]
-            if cut.size == 0:
-                continue
-            new_leave = t + u[1][u[0] < hazard] * self.grid.step_s
-            old_b = v["leave_b"][cut]
-            np.add.at(self.leave_diff, old_b, -1.0)
-            self.leave_diff[b + 1] += cut.size
-            self.edge.move_departures(old_b, b + 1, v["kbps"][cut])
-            v["leave_s"][cut] = new_leave
-            self.leave_store[self.batch_offset[bi] + cut] = new_leave
-            v["watch_s"][cut] = new_leave - v["start_s"][cut]
-            v["leave_b"][cut] = b + 1
-            v["cut"][cut] = True
-
-
-def _leave_share(beh: Behavior, behind_ms: FloatArray) -> FloatArray:
-    q_lat, q_cliff = interactivity(beh, behind_ms)
-    result: FloatArray = 1.0 - (1.0 - q_lat) * (1.0 - q_cliff)
-    return result
-
-
-def _slice_paths(p: Paths, lo: int, hi: int) -> Paths:
-    return Paths(p.rtt_ms[lo:hi], p.jitter_ms[lo:hi], p.loss[lo:hi], p.burst_len[lo:hi],
-                 p.down_kbit[lo:hi], p.profile[lo:hi])  # fmt: skip
-
-
-def _concat_paths(a: Paths, b: Paths) -> Paths:
-    return Paths(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in _PATH_FIELDS))
-
-
-def _take_paths(p: Paths, order: NDArray[np.intp]) -> Paths:
-    return Paths(*(getattr(p, f)[order] for f in _PATH_FIELDS))
-
-
-_PATH_FIELDS = ("rtt_ms", "jitter_ms", "loss", "burst_len", "down_kbit", "profile")
-
-
-def _batch(
-    m: _MarketModel,
-    arrival: FloatArray,
-    access: NDArray[np.int8],
-    path: Paths,
-    generation: NDArray[np.int16],
-    exp: Experience,
-    j: Journey,
-    leave_b: NDArray[np.int64],
-) -> Batch:
-    out: Batch = {
-        "market": np.full(arrival.size, m.index, dtype=np.int16),
-        "access": access,
-        "profile": (path.profile + m.index * (len(ACCESS) + 1)).astype(np.int16),
-        "arrival_s": arrival,
-        "referred": generation > 0,
-        "generation": generation,
-        "rtt_ms": path.rtt_ms,
-        "jitter_ms": path.jitter_ms,
-        "loss": path.loss,
-        "invites": np.zeros(arrival.size, dtype=np.int32),
-        "gmv": j.order_usd,
-        "leave_b": leave_b,
-        "cut": np.zeros(arrival.size, dtype=bool),
-    }
-    for key in _EXP_KEYS:
-        out[key] = getattr(exp, key)
-    for key in _JOURNEY_KEYS:
-        out[key] = np.array(getattr(j, key))  # writable: shares and overload update in place
-    return out
 
 
 def run(
@@ -341,7 +57,7 @@ def run(
         queue = edge_of.get(market.code) or EdgeQueue(None, grid.n, grid.step_s)
         if market.code not in edge_of:
             edge_queues.append(queue)
-        models.append(_MarketModel(scenario, i, market, grid, events, streams, queue))
+        models.append(MarketModel(scenario, i, market, grid, events, streams, queue))
     interaction = InteractionQueue(
         scenario.infra.interaction_msgs_per_s, scenario.infra.interaction_base_ms, grid.step_s
     )
@@ -394,7 +110,7 @@ def run(
                 progress(b / grid.n)
             yield env.timeout(grid.step_s)
 
-    def arrivals(m: _MarketModel) -> Generator[simpy.Event, Any, None]:
+    def arrivals(m: MarketModel) -> Generator[simpy.Event, Any, None]:
         for b in range(grid.n):
             yield ticks[b]
             m.step(b, float(interaction_ms[b]))
