@@ -34,6 +34,10 @@ __all__ = ["Viewer", "ViewerRaw", "ViewerSpec", "sdp_candidate_hosts", "wall_ms"
 log = logging.getLogger(__name__)
 
 
+# A viewer that joined but saw no frame for this long counts as failed (error_rate).
+NO_VIDEO_AFTER_S = 5.0
+
+
 def wall_ms() -> float:
     """Wall-clock ms since the epoch (the clock the host's barcode uses)."""
     return time.time() * 1000.0
@@ -242,6 +246,9 @@ class Viewer:
         finally:
             self.raw.end_ms = self.clock_ms()
             await self._leave(pc, location, stock_task)
+        watched_s = (self.raw.end_ms - self._t0) / 1000.0
+        if self.raw.error is None and not self.raw.frame_ms and watched_s >= NO_VIDEO_AFTER_S:
+            self.raw.error = f"no video frame in {watched_s:.0f} s of watching"
         return self.raw
 
     async def _leave(
