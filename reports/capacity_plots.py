@@ -15,14 +15,24 @@ from matplotlib.figure import Figure
 __all__ = ["capacity_figure", "latency_series"]
 
 
+# Not response latencies of the target: generator health, and the host's think time.
+_NOT_PLOTTED = ("start_lag_ms", "action_lag_ms", "answer_ms")
+
+
 def latency_series(curve: Mapping[str, Any]) -> dict[str, tuple[list[int], list[float]]]:
-    """`{figure: (audiences, values)}` for the `*_ms.p95` figures of valid steps (None skipped)."""
+    """`{figure: (audiences, values)}` for the `*_ms.p95` figures of valid steps (None skipped).
+
+    Start lag and answer time (which includes the host's think time) are left out unless a
+    limit names them.
+    """
+    limited = {str(text).split()[0] for text in curve.get("limits", [])}
     out: dict[str, tuple[list[int], list[float]]] = {}
     for step in curve["steps"]:
         if not step["valid"]:
             continue
         for key, value in sorted(step["figures"].items()):
-            if key.endswith("_ms.p95") and value is not None:
+            hidden = key.split(".")[0] in _NOT_PLOTTED and key not in limited
+            if key.endswith("_ms.p95") and value is not None and not hidden:
                 xs, ys = out.setdefault(key, ([], []))
                 xs.append(int(step["audience"]))
                 ys.append(float(value))
