@@ -72,7 +72,7 @@ class Viewer(User):
             self._run_actions(client, script)
         finally:
             client.close(RUNTIME.linger_s, RUNTIME.stopping.is_set)
-            RUNTIME.disconnects += max(client.disconnects - 1, 0)
+            RUNTIME.disconnects += client.disconnects
             RUNTIME.active -= 1
             RUNTIME.finished += 1
 

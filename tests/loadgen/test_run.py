@@ -165,3 +165,36 @@ def test_demo_end_to_end_under_five_minutes(tmp_path):
         assert "report:" in proc.stdout
     if (out / "panel.json").is_file():  # the media panel measured glass-to-glass per profile
         assert any("g2g_latency_ms" in p for p in doc["profiles"].values())
+
+
+@pytest.mark.slow
+def test_stack_killed_mid_run_is_restarted_and_viewers_reconnect(tmp_path):
+    out = tmp_path / "run"
+    log = (tmp_path / "run.log").open("wb")
+    proc = subprocess.Popen(
+        [*LIVELAB, "run", "scenarios/demo.toml", "--out", str(out), *SMALL, *CHATTY],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            live = out / "locust" / "live.json"
+            if live.is_file() and json.loads(live.read_text()).get("samples", 0) > 50:
+                break
+            assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            time.sleep(0.2)
+        killed_at = json.loads((out / "locust" / "live.json").read_text())["t_s"]
+        os.kill(int((out / "logs" / "stack.pid").read_text()), signal.SIGKILL)
+        assert proc.wait(timeout=240) == 0, (tmp_path / "run.log").read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    info = json.loads((out / "run.json").read_text())
+    assert len(info["stack_restarts_s"]) == 1
+    doc = json.loads((out / "metrics.json").read_text())
+    assert any("restarted" in n for n in doc["meta"]["notes"])
+    assert doc["meta"]["generator"]["disconnects"] > 0  # sockets dropped and came back
+    samples = json.loads((out / "locust" / "samples.json").read_text())["rows"]
+    after = [r for r in samples if r[0] == "chat_rtt_ms" and r[4] and r[5] > killed_at + 5]
+    assert after, "no chat round trips after the restart"
