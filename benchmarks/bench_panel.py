@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 LITE_STEPS = (100, 150, 200, 300, 400)
-PROBE_STEPS = (10, 15, 20, 30)
+PROBE_STEPS = (10, 15, 20, 30, 40)
 MIN_FPS = 13.5
 
 

@@ -96,3 +96,17 @@ def test_read_cpu_pressure(tmp_path):
     f.write_text("some avg10=12.50 avg60=3.00 avg300=1.00 total=5\nfull avg10=0.00\n")
     assert read_cpu_pressure(str(f)) == 12.5
     assert math.isnan(read_cpu_pressure(str(tmp_path / "missing")))
+
+
+def test_importing_the_panel_and_its_command_pulls_in_no_heavy_package():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, loadgen.panel, livelab.commands.panel; "
+        "names = ('aiortc', 'locust', 'gevent', 'matplotlib', 'av'); "
+        "heavy = [m for m in names if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
