@@ -45,7 +45,12 @@ def register(subparsers: Any) -> None:
         help="HMAC key for join tokens (default: $LIVELAB_STACK_SECRET, else random)",
     )
     serve.add_argument("--mini-peak-every", default="15m", metavar="DURATION")
-    serve.add_argument("--announce-ahead", default="90s", metavar="DURATION")
+    serve.add_argument(
+        "--announce-ahead",
+        default=None,
+        metavar="DURATION",
+        help="countdown lead before each mini-peak (default: 90s, or half the period if shorter)",
+    )
     serve.add_argument("--think-time", default="3s", metavar="DURATION")
     serve.add_argument("--keyframe-interval", default="2s", metavar="DURATION")
     serve.add_argument("--token-ttl", default="1h", metavar="DURATION")
@@ -66,6 +71,11 @@ def _serve(args: argparse.Namespace) -> int:
     from stack.serve import serve
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    every_s = parse_duration(args.mini_peak_every, "--mini-peak-every")
+    if args.announce_ahead is None:
+        announce_s = min(90.0, every_s / 2)
+    else:
+        announce_s = parse_duration(args.announce_ahead, "--announce-ahead")
     options = StackOptions(
         bind=args.bind,
         port=args.port,
@@ -78,8 +88,8 @@ def _serve(args: argparse.Namespace) -> int:
         admin_token=args.admin_token,
         secret=args.secret,
         token_ttl_s=parse_duration(args.token_ttl, "--token-ttl"),
-        mini_peak_every_s=parse_duration(args.mini_peak_every, "--mini-peak-every"),
-        announce_ahead_s=parse_duration(args.announce_ahead, "--announce-ahead"),
+        mini_peak_every_s=every_s,
+        announce_ahead_s=announce_s,
         think_time_s=parse_duration(args.think_time, "--think-time"),
         keyframe_interval_s=parse_duration(args.keyframe_interval, "--keyframe-interval"),
         rate_limit_per_s=args.rate_limit,

@@ -44,3 +44,30 @@ def test_bad_fault_is_a_config_error() -> None:
     result = _serve("--fault", "error_rate=7", "--port", "0")
     assert result.returncode == 2
     assert "error_rate" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_short_mini_peak_period_from_the_command_line() -> None:
+    import asyncio
+
+    import aiohttp
+
+    proc, base = start_stack_process(["--host", "none", "--mini-peak-every", "1s"], timeout_s=30)
+
+    async def first_peak() -> list[str]:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                f"{base}/api/rooms/demo/join", json={"viewer_id": "v", "market": "UK"}
+            ) as resp:
+                ws_url = (await resp.json())["ws_url"]
+            seen: list[str] = []
+            async with session.ws_connect(ws_url) as ws:
+                while "lottery" not in seen:
+                    msg = json.loads((await ws.receive(timeout=5)).data)
+                    seen += [m["type"] for m in msg.get("messages", [msg])]
+            return seen
+
+    try:
+        seen = asyncio.run(asyncio.wait_for(first_peak(), 20))
+    finally:
+        assert stop_stack_process(proc) == 0
+    assert "countdown" in seen and seen.index("countdown") < seen.index("lottery")
