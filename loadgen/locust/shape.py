@@ -21,7 +21,7 @@ SPAWN_RATE = 100.0  # users/s: a slot only sleeps until its script's join, so sp
 class PlanShape(LoadTestShape):
     """Follows `--livelab-plan`; ends `drain_s` after the plan's last leave."""
 
-    drain_s = 10.0
+    drain_s = 3.0  # after the last leave and its linger: stragglers only
 
     def __init__(self) -> None:
         super().__init__()
