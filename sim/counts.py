@@ -36,8 +36,10 @@ def finish(
             continue
         v = {k: np.concatenate([b[k] for b in m.batches]) for k in m.batches[0]}
         # Viewers who left early (overload) lose the trust and orders they had not reached yet.
-        cut = v.pop("cut")
-        del v["leave_b"]
+        cut, leave_s = m.cut_short()
+        del v["leave_b"], v["cut"]
+        v["leave_s"] = leave_s
+        v["watch_s"] = np.where(cut, leave_s - v["start_s"], v["watch_s"])
         late = cut & (v["ordered"] & ~(v["order_s"] < v["leave_s"]))
         v["ordered"] = v["ordered"] & ~late
         v["order_s"] = np.where(late, np.nan, v["order_s"])

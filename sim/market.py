@@ -36,6 +36,8 @@ FloatArray = NDArray[np.float64]
 Batch = dict[str, NDArray[Any]]
 _EXP_KEYS = ("join_ms", "startup_ms", "g2g_latency_ms", "chat_rtt_ms", "answer_ms", "order_ms",
              "rebuffer_ratio", "freeze_per_min", "resolution", "kbps", "fps")  # fmt: skip
+# Columns kept in the per-market store (floats), read by `overload` and `_invitees_due`.
+_STORE = ("start_s", "leave_s", "leave_b", "g2g_latency_ms", "chat_rtt_ms", "rtt_ms", "kbps", "cut")
 _JOURNEY_KEYS = ("start_s", "leave_s", "watch_s", "abandoned", "failed", "trusted", "trust_s",
                  "ordered", "order_s", "shared", "share_s", "returned", "repurchased")  # fmt: skip
 
@@ -83,10 +85,11 @@ class MarketModel:
         self.rng_invites = streams.get(f"{code}/invites")
         self.rng_qoe = streams.get(f"{code}/qoe")
         self.rng_overload = streams.get(f"{code}/overload")
-        self.batch_until: list[float] = []
-        self.batch_offset: list[int] = []
+        # Per-viewer store of what the overload and referral checks read, in batch order.
         self.n_seen = 0
-        self.leave_store = np.empty(n + 1024)
+        self.store = {k: np.empty(n + 1024) for k in _STORE}
+        self.active = np.empty(0, dtype=np.int64)  # may still be watching (overload candidates)
+        self.active_upto = 0  # viewers below this index were screened into `active`
         # step → invitees due: (arrival s, generation, referrer index, referrer's share s)
         self.calendar: dict[int, list[tuple[Any, ...]]] = {}
         steps = grid.n
@@ -142,21 +145,22 @@ class MarketModel:
         j = journeys(self.ctx, arrival, access > 0, referred, exp, wait_ms / 1000.0, u)
         leave_b = self._admit(b, j, exp)
         batch = _batch(self, arrival, access, path, generation, exp, j, leave_b)
-        offset = self._remember(j.leave_s)
+        offset = self._remember(batch)
         batch["invites"] = self._refer(b, j, generation, offset)
         self.batches.append(batch)
-        self.batch_offset.append(offset)
-        self.batch_until.append(float(j.leave_s.max(initial=0.0)))
 
-    def _remember(self, leave_s: FloatArray) -> int:
-        """Append leave times to the market's store (read when invitees arrive); the offset."""
+    def _remember(self, batch: Batch) -> int:
+        """Append the batch's `_STORE` columns to the market's store; return its offset."""
         offset = self.n_seen
-        need = offset + leave_s.size
-        if need > self.leave_store.size:
-            grown = np.empty(max(need, 2 * self.leave_store.size))
-            grown[:offset] = self.leave_store[:offset]
-            self.leave_store = grown
-        self.leave_store[offset:need] = leave_s
+        need = offset + batch["arrival_s"].size
+        size = next(iter(self.store.values())).size
+        for key in _STORE:
+            column = self.store[key]
+            if need > size:
+                column = np.empty(max(need, 2 * size))
+                column[:offset] = self.store[key][:offset]
+                self.store[key] = column
+            column[offset:need] = batch[key]
         self.n_seen = need
         return offset
 
@@ -211,7 +215,7 @@ class MarketModel:
         if not due:
             return np.empty(0), np.empty(0, dtype=np.int16)
         t, gen, ref, share_s = (np.concatenate(parts) for parts in zip(*due, strict=True))
-        shared = self.leave_store[ref] > share_s
+        shared = self.store["leave_s"][ref] > share_s
         return t[shared], gen[shared].astype(np.int16)
 
     def overload(self, b: int, response_ms: float) -> None:
@@ -219,37 +223,40 @@ class MarketModel:
 
         Their host-behind-chat lag is recomputed with the current response time; the rise of the
         interactivity penalty over what they met at their join is a hazard of leaving, spread
-        over a decision window (`decision_window_s`), applied for this step.
+        over a decision window (`decision_window_s`), applied for this step. Those who leave
+        now free their slot, egress and concurrency from the next step.
         """
+        st = self.store
+        fresh = np.arange(self.active_upto, self.n_seen)
+        candidates = np.concatenate([self.active, fresh])
+        self.active = candidates[st["leave_b"][candidates] > b + 1]
+        self.active_upto = self.n_seen
         t = b * self.grid.step_s
+        rows = self.active[st["start_s"][self.active] <= t]
+        if rows.size == 0:
+            return
         beh = self.behavior
+        now = st["g2g_latency_ms"][rows] + 0.5 * (st["rtt_ms"][rows] + response_ms)
+        then = st["g2g_latency_ms"][rows] + 0.5 * st["chat_rtt_ms"][rows]
         rate = self.grid.step_s / beh.decision_window_s
-        for bi, until in enumerate(self.batch_until):
-            if until <= t:
-                continue
-            v = self.batches[bi]
-            rows = np.flatnonzero((v["leave_b"] > b + 1) & (v["start_s"] <= t))
-            if rows.size == 0:
-                continue
-            then = v["g2g_latency_ms"][rows] + 0.5 * v["chat_rtt_ms"][rows]
-            now = v["g2g_latency_ms"][rows] + 0.5 * (v["rtt_ms"][rows] + response_ms)
-            hazard = (_leave_share(beh, now) - _leave_share(beh, then)) * rate
-            if not (hazard > 0).any():
-                continue
-            u = self.rng_overload.random((2, rows.size))
-            cut = rows[u[0] < hazard]
-            if cut.size == 0:
-                continue
-            new_leave = t + u[1][u[0] < hazard] * self.grid.step_s
-            old_b = v["leave_b"][cut]
-            np.add.at(self.leave_diff, old_b, -1.0)
-            self.leave_diff[b + 1] += cut.size
-            self.edge.move_departures(old_b, b + 1, v["kbps"][cut])
-            v["leave_s"][cut] = new_leave
-            self.leave_store[self.batch_offset[bi] + cut] = new_leave
-            v["watch_s"][cut] = new_leave - v["start_s"][cut]
-            v["leave_b"][cut] = b + 1
-            v["cut"][cut] = True
+        hazard = (_leave_share(beh, now) - _leave_share(beh, then)) * rate
+        u = self.rng_overload.random((2, rows.size))
+        hit = u[0] < hazard
+        cut = rows[hit]
+        if cut.size == 0:
+            return
+        old_b = st["leave_b"][cut].astype(np.int64)
+        np.add.at(self.leave_diff, old_b, -1.0)
+        self.leave_diff[b + 1] += cut.size
+        self.edge.move_departures(old_b, b + 1, st["kbps"][cut])
+        st["leave_s"][cut] = t + u[1][hit] * self.grid.step_s
+        st["leave_b"][cut] = b + 1
+        st["cut"][cut] = 1.0
+
+    def cut_short(self) -> tuple[NDArray[np.bool_], FloatArray]:
+        """(left early because of overload, final leave time) for every viewer, in batch order."""
+        n = self.n_seen
+        return self.store["cut"][:n] > 0, self.store["leave_s"][:n].copy()
 
 
 def _leave_share(beh: Behavior, behind_ms: FloatArray) -> FloatArray:
