@@ -20,7 +20,7 @@ from typing import Any
 
 from reports.compare import Comparison, Difference, Recommendation
 
-__all__ = ["METHOD", "comparison_json", "comparison_markdown", "fmt_number"]
+__all__ = ["METHOD", "NEGLIGIBLE", "comparison_json", "comparison_markdown", "fmt_number"]
 
 METHOD = (
     "paired differences over replications with common random numbers (replication r of every "
@@ -112,9 +112,14 @@ def _interval(ci: tuple[float, float] | None) -> str:
     )
 
 
+NEGLIGIBLE = 0.001  # |relative difference| below 0.1 % of the baseline
+
+
 def _cell(d: Difference) -> str:
     mark = ""
-    if d.significant:
+    if d.significant and d.relative is not None and abs(d.relative) < NEGLIGIBLE:
+        mark = " ≈ (significant but < 0.1 %)"
+    elif d.significant:
         mark = " ▲" if d.better else " ▼"
     rel = f" ({100 * d.relative:+.2g} %)" if d.relative is not None and d.significant else ""
     sign = "+" if d.diff > 0 else ""
@@ -161,7 +166,8 @@ def comparison_markdown(
         f"{comparison.replications} replications each, seed {meta.get('seed', '–')}.",
         "",
         f"Method: {METHOD}. ▲ a significant improvement, ▼ a significant worsening "
-        "(latencies, costs and abandonment improve downwards).",
+        "(latencies, costs and abandonment improve downwards), ≈ significant but smaller than "
+        "0.1 % of the baseline (real in the model, too small to matter).",
         "",
         f"## Recommendation by `{objective}`",
         "",

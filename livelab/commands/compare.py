@@ -76,6 +76,12 @@ def _compare(args: argparse.Namespace) -> int:
         raise ScenarioError([Problem("--replications", "", replications, "must be ≥ 1")])
     if args.workers is not None and args.workers < 1:
         raise ScenarioError([Problem("--workers", "", args.workers, "must be ≥ 1")])
+    if replications < 2:
+        print(
+            "livelab: warning: one replication gives no intervals, so nothing can be called "
+            "significant; use --replications 5 or more",
+            file=sys.stderr,
+        )
     out = args.out or Path("runs") / f"compare-{base.scenario.name}"
     out.mkdir(parents=True, exist_ok=True)
 

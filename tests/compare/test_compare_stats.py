@@ -138,6 +138,12 @@ def test_json_and_markdown_render_the_numbers() -> None:
     assert "| overall | **promo** | 105 |" in md
     assert "| gmv | 100 | +5 (+5 %) [5, 5] ▲ |" in md
     assert "## ID" in md and "## GB" in md
+    tiny = [doc(100.00001, 0.5, 60, [10, 20]), doc(110.00001, 0.6, 70, [10, 30]),
+            doc(90.00001, 0.4, 50, [20, 20])]  # fmt: skip
+    comp = compare_variants({"base": BASE, "tiny": tiny})
+    assert comp.difference("tiny", "overall", "gmv").significant
+    md = comparison_markdown(comp, recommend(comp, "gmv"), {"scenario": "t"})
+    assert "≈ (significant but < 0.1 %)" in md
 
 
 def test_forest_plot_is_a_figure_with_one_panel_per_reported_figure() -> None:
