@@ -244,3 +244,37 @@ def test_optional_opus_audio_is_encoded_once() -> None:
                     await v.close(s)
 
     run(main())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("part", ["interval", "pli"])
+def test_keyframe_interval_and_viewer_pli_reach_the_single_encoder(part: str) -> None:
+    interval_s = 1.0 if part == "interval" else 60.0
+
+    async def main() -> None:
+        async with (
+            running_stack_server(host="synthetic", keyframe_interval_s=interval_s) as server,
+            aiohttp.ClientSession() as s,
+        ):
+            viewer = WhepViewer(f"{server.base_url}/whep/{ROOM}", decode=True)
+            await viewer.start(s)
+            try:
+                await until(lambda: viewer.stats.frames >= 5, what="frames")
+                hub = server.media.hubs[ROOM]
+                k0, r0 = hub.stats.keyframes_in, hub.stats.keyframe_requests
+                if part == "interval":  # one keyframe a second without any request
+                    await asyncio.sleep(3.0)
+                    assert 2 <= hub.stats.keyframes_in - k0 <= 4
+                    assert hub.stats.keyframe_requests == r0
+                    return
+                await asyncio.sleep(0.6)  # leave the rate-limit window of the join request
+                assert hub.stats.keyframes_in == k0  # no periodic keyframe in this run
+                # A real RTCP PLI from the viewer reaches the room's one encoder via the hub.
+                receiver = viewer.pc.getTransceivers()[0].receiver
+                await receiver._send_rtcp_pli(receiver.getSynchronizationSources()[0].source)
+                await until(lambda: hub.stats.keyframes_in == k0 + 1, timeout_s=2, what="keyframe")
+                assert hub.stats.keyframe_requests == r0 + 1
+            finally:
+                await viewer.close(s)
+
+    run(main())
