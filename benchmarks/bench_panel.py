@@ -93,7 +93,7 @@ def _step(
         probes=n if kind == "probe" else 0,
         duration_s=seconds,
         processes=1,
-        join_rate=20.0,
+        join_rate=max(20.0, 2.0 * n / seconds),
         receiver=receiver,
     )
     with _CpuSampler(server_pid) as server:

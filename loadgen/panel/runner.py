@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from livelab.errors import ConfigError, Problem
 from loadgen.panel.config import PanelConfig, assign_viewers, check_target, split_processes
 from loadgen.panel.health import HealthSummary, judge_health
 from loadgen.panel.viewer import ViewerRaw, ViewerSpec, wall_ms
@@ -73,6 +74,20 @@ def run_panel(
     specs = assign_viewers(config)
     nproc = config.process_count(os.cpu_count() or 1)
     shares = split_processes(specs, nproc)
+    join_s = max(len(share) for share in shares) / config.join_rate
+    if join_s > config.duration_s / 2:
+        raise ConfigError(
+            [
+                Problem(
+                    "panel",
+                    "duration_s",
+                    config.duration_s,
+                    f"≥ {2 * join_s:.0f} s: {max(len(s) for s in shares)} viewers per process "
+                    f"join at {config.join_rate:g}/s and should watch at least as long as they "
+                    "take to join (or use more processes, or a higher join rate)",
+                )
+            ]
+        )
     ctx = multiprocessing.get_context("spawn")
     results: Any = ctx.Queue()
     stop = ctx.Event()
