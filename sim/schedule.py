@@ -111,7 +111,9 @@ def arrival_weights(
 
     Daily cycle: 1 + a·cos(2π(h − peak)/24) at the local hour h (Veloso et al. 2006). Opening:
     1 + boost·exp(−t/decay) — audiences gather at the announced start. Announcements: the rate is
-    multiplied by `announce_arrival_boost` between a peak's announcement and its start.
+    multiplied by `announce_arrival_boost` between a peak's announcement and its start. The
+    weights are normalised, so these shapes move arrivals in time; the expected organic total
+    stays the market's `audience` (its count is drawn once, Poisson, in `sim.market`).
     """
     edges = grid.edges
     mid = 0.5 * (edges[:-1] + edges[1:])
