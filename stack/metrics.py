@@ -7,7 +7,22 @@ from collections.abc import Callable
 
 __all__ = ["LAG_BUCKETS_MS", "Histogram", "Registry"]
 
-LAG_BUCKETS_MS = (5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
+LAG_BUCKETS_MS = (
+    5.0,
+    10.0,
+    25.0,
+    50.0,
+    75.0,
+    100.0,
+    150.0,
+    200.0,
+    250.0,
+    500.0,
+    1000.0,
+    2500.0,
+    5000.0,
+    10000.0,
+)
 
 
 class Histogram:
