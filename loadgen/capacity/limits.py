@@ -7,8 +7,8 @@ produces apply: overall (no market, profile, `measured:` scope or window) thresh
 `first_frame_ms` (`.p50/.p95/.p99`) and `freeze_ratio` (`.mean/.p95`). Every other gate is
 listed as skipped, with why. With no applicable gate the defaults hold the target to the
 numbers the model's viewers react to: chat p95 < 600 ms (interactive scenes need ≤ 600 ms,
-seed), join p95 < 2000 ms (abandonment starts after 2 s; Krishnan & Sitaraman 2012) and
-errors < 1 %.
+seed), join p95 < 2000 ms (abandonment starts after 2 s; Krishnan & Sitaraman 2012),
+errors < 1 % and, with a media panel, glass-to-glass p95 < 600 ms (seed).
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from typing import Any
 
 from loadgen.capacity.search import Limit
 
-__all__ = ["DEFAULT_LIMITS", "limits_from_gates"]
+__all__ = ["DEFAULT_LIMITS", "MEDIA_DEFAULT", "limits_from_gates"]
 
 DEFAULT_LIMITS: tuple[Limit, ...] = (
     Limit("chat_rtt_ms.p95", "<", 600.0),
     Limit("join_ms.p95", "<", 2000.0),
     Limit("error_rate", "<", 0.01),
 )
+# With a media panel: glass-to-glass ≤ 600 ms for interactive scenes (seed).
+MEDIA_DEFAULT = Limit("g2g_latency_ms.p95", "<", 600.0)
 _INTERACTION = ("join_ms", "ws_connect_ms", "chat_rtt_ms", "vote_ack_ms", "order_ms", "answer_ms")
 _MEDIA = ("g2g_latency_ms", "first_frame_ms")
 _QUANTILES = ("p50", "p95", "p99")
@@ -64,5 +66,6 @@ def limits_from_gates(
             continue
         limits.append(Limit(key, gate.op, gate.threshold))
     if not limits:
-        return DEFAULT_LIMITS, tuple(skipped), True
+        defaults = DEFAULT_LIMITS + ((MEDIA_DEFAULT,) if media else ())
+        return defaults, tuple(skipped), True
     return tuple(limits), tuple(skipped), False

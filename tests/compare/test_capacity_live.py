@@ -1,6 +1,6 @@
-"""The capacity search for real: Locust viewers (subprocess) against the reference stack on
-loopback, small steps. A healthy stack holds both steps; one with an 800 ms chat delay breaks
-the 600 ms chat gate at the first step."""
+"""The capacity search for real: Locust viewers (subprocess) and a one-viewer media panel
+against the reference stack on loopback, small steps. A healthy stack holds both steps; one with
+an 800 ms chat delay breaks the 600 ms chat gate at the first step."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ def livelab(*args: str, timeout_s: float = 150.0) -> subprocess.CompletedProcess
 def test_capacity_search_against_the_reference_stack(tmp_path: Path) -> None:
     out = tmp_path / "cap"
     done = livelab(
-        "capacity", str(SCENARIO_DIR / "demo.toml"), "--steps", "4,8", *FAST, "--out", str(out)
-    )
+        "capacity", str(SCENARIO_DIR / "demo.toml"), "--steps", "4,8", *FAST,
+        "--panel-viewers", "1", "--out", str(out),
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     doc = json.loads((out / "capacity.json").read_text())
     steps = doc["curve"]["steps"]
@@ -46,6 +47,9 @@ def test_capacity_search_against_the_reference_stack(tmp_path: Path) -> None:
         assert f["chat_rtt_ms.p95"] is not None and 0 < f["chat_rtt_ms.p95"] < 600
         assert f["join_ms.p95"] is not None and f["join_ms.p95"] < 2000
         assert s["requests"] >= 2 * s["audience"] + 20  # joins, connects and ≥ 20 chats
+        # one aiortc probe watched the synthetic host over WHEP and read the barcode
+        assert f["g2g_latency_ms.p95"] is not None and 0 < f["g2g_latency_ms.p95"] < 600
+        assert f["first_frame_ms.p95"] is not None
     assert doc["knee"]["viewers"] == 8 and doc["knee"]["bound"] == "steps"
     assert doc["knee"]["measured"] is True
     for p in doc["plan"]:
@@ -53,6 +57,8 @@ def test_capacity_search_against_the_reference_stack(tmp_path: Path) -> None:
     assert (out / "capacity.png").stat().st_size > 5000
     assert "| 8 |" in (out / "capacity.md").read_text()
     assert (out / "steps" / "step-000004" / "samples.json").is_file()
+    assert (out / "steps" / "step-000004" / "panel" / "panel.json").is_file()
+    assert "g2g_latency_ms.p95 < 600" in doc["curve"]["limits"]
 
 
 def test_a_slow_stack_breaks_the_chat_gate_at_the_first_step(tmp_path: Path) -> None:

@@ -148,3 +148,26 @@ def test_missing_figure_fails_the_limit() -> None:
     assert not Limit("chat_rtt_ms.p95", "<", 600).holds(step)
     with pytest.raises(ValueError):
         Limit("x", "==", 1.0)
+
+
+def test_limits_come_from_the_gates_a_step_can_measure() -> None:
+    from livelab.errors import GateError
+    from loadgen.capacity.limits import DEFAULT_LIMITS, MEDIA_DEFAULT, limits_from_gates
+
+    gates = {
+        "chat_rtt_ms.p95": "< 500",
+        "ID:join_ms.p95": "< 1000",
+        "retention_30s": ">= 0.3",
+        "error_rate": "< 0.1%",
+        "g2g_latency_ms.p95": "<= 400",
+    }
+    limits, skipped, defaulted = limits_from_gates(gates, media=False)
+    assert limits == (Limit("chat_rtt_ms.p95", "<", 500.0), Limit("error_rate", "<", 0.001))
+    assert not defaulted and len(skipped) == 3
+    assert skipped[0].startswith("ID:join_ms.p95 (scoped")
+    with_media, _, _ = limits_from_gates(gates, media=True)
+    assert Limit("g2g_latency_ms.p95", "<=", 400.0) in with_media
+    assert limits_from_gates({}, media=False) == (DEFAULT_LIMITS, (), True)
+    assert limits_from_gates({}, media=True)[0] == (*DEFAULT_LIMITS, MEDIA_DEFAULT)
+    with pytest.raises(GateError):
+        limits_from_gates({"chat_rtt_ms.p95": "about 5"}, media=False)
