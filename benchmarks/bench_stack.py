@@ -176,6 +176,7 @@ async def _ws_worker_main(
 
     signer = TokenSigner(secret.encode(), time.time)
     url = URL(base)
+    host, port = str(url.host), int(url.port or 80)
     loop = asyncio.get_running_loop()
     lags: list[tuple[float, float]] = []
     sem = asyncio.Semaphore(50)
@@ -185,9 +186,9 @@ async def _ws_worker_main(
         path = f"/api/rooms/{ROOM}/ws?token={token}"
         async with sem:
             _, viewer = await loop.create_connection(
-                lambda: _WsViewer(path, f"{url.host}:{url.port}", i % sample_every == 0, lags),
-                url.host,
-                url.port,
+                lambda: _WsViewer(path, f"{host}:{port}", i % sample_every == 0, lags),
+                host,
+                port,
             )
             await viewer.upgraded
         return viewer
