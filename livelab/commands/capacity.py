@@ -47,6 +47,9 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--panel-viewers", type=int, default=0, help="aiortc WHEP viewers during each step"
     )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="local Locust workers per step (0: one process)"
+    )
     parser.add_argument("--room", default="demo", help="room to load")
     parser.add_argument(
         "--knee", type=int, help="skip the measurement: one instance holds this many viewers"
@@ -101,6 +104,8 @@ def _capacity(args: argparse.Namespace) -> int:
             raise ConfigError(
                 [Problem(f"--{name.replace('_', '-')}", "", getattr(args, name), "must be > 0")]
             )
+    if args.workers < 0 or args.panel_viewers < 0:
+        raise ConfigError([Problem("--workers/--panel-viewers", "", args.workers, "must be ≥ 0")])
     if args.knee is not None and args.knee < 1:
         raise ConfigError([Problem("--knee", "", args.knee, "must be ≥ 1")])
     if args.target:
@@ -183,6 +188,7 @@ def _measure(
         ramp_s=args.ramp,
         room=args.room,
         panel_viewers=args.panel_viewers,
+        workers=args.workers,
     )
     mix = {f"{m}-wifi": share for m, share in forecast.mix.items() if share > 0}
     proc = None

@@ -1,9 +1,11 @@
 """Measure one capacity step against a real target: Locust viewers (+ an optional media panel).
 
 `LocustTarget(base_url, out_dir, rates=…, mix=…)` is a `measure(audience) -> StepResult`
-callable for `search_knee`. Each call builds a step plan (`loadgen.capacity.steps`), replays it
-with the `livelab run` locustfile in a Locust subprocess (Locust and aiortc never share a
-process), and reads the exact samples it writes (`samples.json`). With `panel_viewers > 0`, a
+callable for `search_knee`. Each call builds a step plan (`loadgen.capacity.steps`) and replays
+it with the `livelab run` building blocks: its locustfile, command lines (`loadgen.run.commands`,
+one Locust process or a master with local workers) and process groups (`loadgen.run.procs`),
+so Locust and aiortc never share a process and no child outlives a step. It then reads the
+exact samples Locust wrote (`samples.json`). With `panel_viewers > 0`, a
 media panel of that many aiortc WHEP viewers watches during the step, in this process, and adds
 `g2g_latency_ms`, `first_frame_ms` and `freeze_ratio` figures.
 
@@ -20,9 +22,7 @@ joined (`full_audience_s` says for how long); `start_lag_ms.p95` is reported, no
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +34,8 @@ from loadgen.capacity.search import StepResult
 from loadgen.capacity.steps import LEAD_S, ramp_for, step_plan
 from loadgen.locust.samples import METRICS, percentile, read_samples
 from loadgen.plan.document import save_plan
+from loadgen.run.commands import LocustSpec, locust_commands
+from loadgen.run.procs import Children
 
 __all__ = ["LocustTarget", "StepSettings", "step_figures"]
 
@@ -48,6 +50,7 @@ class StepSettings:
     ramp_s: float = 5.0  # at least; longer for large steps (joins ≤ 50/s, `ramp_for`)
     room: str = "demo"
     linger_s: float = 2.0
+    workers: int = 0  # local Locust worker processes under a master; 0 = one Locust process
     panel_viewers: int = 0
     panel_probes: int = 1
     max_cpu_percent: float = 90.0
@@ -81,11 +84,11 @@ def step_figures(
     return out
 
 
-def _locustfile() -> Path:
-    spec = importlib.util.find_spec("loadgen.locust")  # imports `loadgen` only, never locust
-    if spec is None or not spec.submodule_search_locations:
-        raise RunError("cannot find the loadgen.locust package")
-    return Path(next(iter(spec.submodule_search_locations))) / "locustfile.py"
+def _free_port() -> int:
+    """A free loopback TCP port for a Locust master (released before Locust binds it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class LocustTarget:
@@ -138,26 +141,32 @@ class LocustTarget:
             f"{offered / s.duration_s:.1f} messages/s"
         )
         started = time.monotonic()
-        proc = self._start_locust(step_dir)
+        children = Children()
+        spec = LocustSpec(
+            host=self.base_url,
+            plan=step_dir / "plan.json",
+            out=step_dir,
+            room=s.room,
+            workers=s.workers,
+            master_port=_free_port() if s.workers else 5557,
+            linger_s=s.linger_s,
+        )
         panel: dict[str, Any] | None = None
         try:
+            for name, cmd in locust_commands(spec).items():
+                children.start(name, cmd, step_dir / f"{name}.log")
             if s.panel_viewers > 0:
                 panel = self._panel(step_dir, plan.duration_s)
-            try:
-                proc.wait(timeout=plan.duration_s + s.grace_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-                raise RunError(f"Locust step {audience} did not finish; see {step_dir}") from None
+            code = children.wait("locust", plan.duration_s + s.grace_s)
+            if code is None:
+                raise RunError(f"Locust step {audience} did not finish; see {step_dir}")
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
+            children.stop_all()
         samples = step_dir / "samples.json"
         if not samples.is_file():
             tail = (step_dir / "locust.log").read_text(errors="replace")[-2000:]
             raise RunError(
-                f"Locust (exit code {proc.returncode}) wrote no samples for step {audience}; "
+                f"Locust (exit code {code}) wrote no samples for step {audience}; "
                 f"log {step_dir / 'locust.log'} ends:\n{tail}"
             )
         book = read_samples(samples)
@@ -188,18 +197,6 @@ class LocustTarget:
             valid=not notes,
             notes=tuple(notes),
         )
-
-    def _start_locust(self, step_dir: Path) -> subprocess.Popen[bytes]:
-        s = self.settings
-        cmd = [
-            sys.executable, "-m", "locust", "-f", str(_locustfile()), "--headless",
-            "--host", self.base_url, "--livelab-plan", str(step_dir / "plan.json"),
-            "--livelab-out", str(step_dir), "--livelab-room", s.room,
-            "--livelab-linger-s", str(s.linger_s), "--csv", str(step_dir / "stats"),
-            "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
-        ]  # fmt: skip
-        with (step_dir / "locust.log").open("wb") as log:
-            return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
     def _health_notes(
         self,
