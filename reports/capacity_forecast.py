@@ -20,7 +20,7 @@ import numpy as np
 
 from reports.capacity import MarketSeries, RegionForecast, forecast_regions, mean_ladder_kbps
 
-__all__ = ["MESSAGE_SERIES", "ModelForecast", "model_forecast"]
+__all__ = ["MESSAGE_SERIES", "MarketPeak", "ModelForecast", "model_forecast"]
 
 # Interaction messages into the stack, per kind: (series name, factor to per-second).
 MESSAGE_SERIES: dict[str, tuple[str, float]] = {
@@ -30,6 +30,18 @@ MESSAGE_SERIES: dict[str, tuple[str, float]] = {
     "question": ("questions_per_s", 1.0),
 }
 _ORDERS = ("orders_per_min", 1.0 / 60.0)
+
+
+@dataclass(frozen=True)
+class MarketPeak:
+    """One market's own peak (it need not coincide with its region's)."""
+
+    market: str
+    region: str
+    peak_concurrent: float  # viewers
+    peak_t_s: float  # s from stream start
+    peak_msgs_per_s: float  # messages/s
+    kbps: float  # mean video bitrate per viewer, kbit/s
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,7 @@ class ModelForecast:
     busiest_t_s: float
     kbps: Mapping[str, float]
     mix: Mapping[str, float]  # market → share of concurrent viewers at the busiest moment
+    markets: tuple[MarketPeak, ...] = ()
 
 
 def _market_kbps(viewers: Mapping[str, Any], index: int, ladder: Mapping[int, float]) -> float:
@@ -97,7 +110,20 @@ def model_forecast(
         if total_now > 0
         else {code: 1.0 / len(markets) for code in markets}
     )
+    region_of = {m: f.region for f in regions for m in f.markets}
+    peaks = tuple(
+        MarketPeak(
+            market=code,
+            region=region_of.get(code, ""),
+            peak_concurrent=float(concurrent[i].max()) if t.size else 0.0,
+            peak_t_s=float(t[int(np.argmax(concurrent[i]))]) if t.size else 0.0,
+            peak_msgs_per_s=float(msgs[i].max()) if t.size else 0.0,
+            kbps=kbps[code],
+        )
+        for i, code in enumerate(markets)
+    )
     return ModelForecast(
+        markets=peaks,
         regions=tuple(regions),
         rates=rates,
         busiest_t_s=float(t[busiest]) if t.size else 0.0,

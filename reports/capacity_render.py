@@ -7,8 +7,8 @@ plain dict of `loadgen.capacity.Curve.to_json()`:
 
 `capacity.json` layout: `{"meta", "knee": {"viewers", "msgs_per_s", "bound", "reason",
 "measured": bool}, "curve": <search curve>, "forecast": [RegionForecast…],
-"plan": [RegionPlan…], "totals": {"instances", "egress_gbps"}}` (units as in
-`reports.capacity`: viewers, messages/s, Gbit/s; headroom a fraction).
+"markets": [MarketPeak…], "plan": [RegionPlan…], "totals": {"instances", "egress_gbps"}}`
+(units as in `reports.capacity`: viewers, messages/s, Gbit/s; headroom a fraction).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import asdict
 from typing import Any
 
 from reports.capacity import Knee, RegionForecast, RegionPlan
+from reports.capacity_forecast import MarketPeak
 from reports.compare_render import fmt_number
 
 __all__ = ["capacity_json", "capacity_markdown"]
@@ -31,6 +32,7 @@ def capacity_json(
     forecasts: Sequence[RegionForecast],
     plans: Sequence[RegionPlan],
     meta: Mapping[str, Any],
+    markets: Sequence[MarketPeak] = (),
 ) -> dict[str, Any]:
     """The `capacity.json` document (render with `reports.metrics.dumps`)."""
     return {
@@ -44,6 +46,7 @@ def capacity_json(
         },
         "curve": dict(curve) if curve else None,
         "forecast": [asdict(f) for f in forecasts],
+        "markets": [asdict(m) for m in markets],
         "plan": [asdict(p) for p in plans],
         "totals": {
             "instances": sum(p.instances for p in plans),
@@ -124,6 +127,20 @@ def capacity_markdown(doc: Mapping[str, Any], *, plot_name: str | None = "capaci
         "× concurrent viewers; audio, signalling and retransmissions add a few per cent.",
         "",
     ]
+    if doc.get("markets"):
+        lines += [
+            "### Forecast per market",
+            "",
+            "| market | edge region | peak viewers | at (min) | peak msgs/s | video kbit/s |",
+            "|---|---|---|---|---|---|",
+        ]
+        for m in doc["markets"]:
+            lines.append(
+                f"| {m['market']} | {m['region']} | {fmt_number(m['peak_concurrent'])} "
+                f"| {m['peak_t_s'] / 60:.1f} | {fmt_number(m['peak_msgs_per_s'])} "
+                f"| {fmt_number(m['kbps'])} |"
+            )
+        lines.append("")
     if plot_name:
         lines += [f"![knee and plan]({plot_name})", ""]
     if doc.get("curve"):

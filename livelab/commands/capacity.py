@@ -150,6 +150,7 @@ def _capacity(args: argparse.Namespace) -> int:
         measured=args.knee is None,
         forecasts=forecast.regions,
         plans=plans,
+        markets=forecast.markets,
         meta={
             "scenario": scenario.scenario.name,
             "seed": scenario.scenario.seed,

@@ -58,6 +58,10 @@ def test_model_forecast_reads_peaks_rates_and_bitrates() -> None:
         {"chat": 24 / 400, "like": 40 / 400, "vote": 0.0, "question": 0.0, "order": 0.4 / 400}
     )
     assert f.mix == {"ID": 0.75, "GB": 0.25}
+    id_peak, gb_peak = f.markets
+    assert (id_peak.market, id_peak.region, id_peak.peak_concurrent) == ("ID", "sg", 300.0)
+    assert (id_peak.peak_t_s, id_peak.peak_msgs_per_s, id_peak.kbps) == (10.0, 60.0, 800.0)
+    assert (gb_peak.region, gb_peak.peak_concurrent, gb_peak.peak_t_s) == ("fra", 100.0, 0.0)
 
 
 def test_model_forecast_falls_back_to_the_ladder() -> None:
@@ -132,6 +136,7 @@ def test_capacity_json_markdown_and_figure() -> None:
     doc = capacity_json(
         curve=curve, knee=knee, measured=True, forecasts=forecast.regions, plans=plans,
         meta={"scenario": "t", "headroom": 0.3, "seed": 1, "target": "http://127.0.0.1:1"},
+        markets=forecast.markets,
     )  # fmt: skip
     back = json.loads(dumps(doc))
     assert back["totals"] == {"instances": 3, "egress_gbps": pytest.approx((0.24 + 0.35) * 1.3)}
@@ -140,6 +145,7 @@ def test_capacity_json_markdown_and_figure() -> None:
                             "bound": "target",
                             "reason": "chat_rtt_ms.p95 < 600 broken at 600 viewers"}  # fmt: skip
     md = capacity_markdown(back)
+    assert "| ID | sg | 300 | 0.2 | 60 | 800 |" in md
     assert "**One instance holds 300 concurrent viewers** within the limits (measured on" in md
     assert (
         "| sg | ID | 300 | 60 | 60 | **2** | viewers | 50% | 0.24 Gbit/s | **0.312 Gbit/s** |" in md
