@@ -14,10 +14,10 @@ from livelab.errors import Problem, ScenarioError
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "compare",
-        help="compare the scenario's [[variants]] per market with paired 95 % intervals",
+        help="compare the scenario's [[variants]] per market with paired 95 %% intervals",
         description=(
             "Simulate every [[variants]] entry for R replications with common random numbers "
-            "and report, per market and metric, the difference to the first variant with a 95 %% "
+            "and report, per market and metric, the difference to the first variant with a 95 % "
             "interval from the paired differences, a forest plot and a recommendation."
         ),
     )

@@ -62,3 +62,11 @@ def test_unreachable_target_exits_3(tmp_path: Path) -> None:
     argv = ["capacity", DEMO, *SMALL, "--target", f"http://127.0.0.1:{port}",
             "--out", str(tmp_path / "o")]  # fmt: skip
     assert main(argv) == 3
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["compare", "--help"], ["capacity", "--help"]])
+def test_help_renders(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    assert "95 %" in capsys.readouterr().out or argv == ["capacity", "--help"]
