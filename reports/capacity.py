@@ -159,6 +159,21 @@ class RegionPlan:
     utilisation_at_peak: float  # peak_concurrent / (instances × knee.viewers), 0..1
     peak_egress_gbps: float
     egress_gbps: float  # with headroom
+    # The scenario's declared edge (`[[infra.edges]]`), when there is one: does the plan fit?
+    edge_max_viewers: int | None = None
+    edge_egress_gbps: float | None = None
+
+    @property
+    def fits_edge(self) -> bool | None:
+        """True when the planned viewers (peak × (1 + headroom)) and egress fit the declared
+        edge; None without one."""
+        if self.edge_max_viewers is None or self.edge_egress_gbps is None:
+            return None
+        viewers = self.peak_concurrent * (1.0 + self.headroom)
+        return (
+            round(viewers, 9) <= self.edge_max_viewers
+            and round(self.egress_gbps, 9) <= self.edge_egress_gbps
+        )
 
 
 def _ceil(x: float) -> int:
@@ -167,12 +182,17 @@ def _ceil(x: float) -> int:
 
 
 def plan_capacity(
-    forecasts: Sequence[RegionForecast], knee: Knee, headroom: float
+    forecasts: Sequence[RegionForecast],
+    knee: Knee,
+    headroom: float,
+    edges: Mapping[str, tuple[int, float]] | None = None,
 ) -> list[RegionPlan]:
     """Instances and egress per region (see the module docstring for the formulas).
 
-    Raises `ValueError` for a negative headroom.
+    `edges` maps a region to its declared `(max_viewers, egress_gbps)`, so each plan says
+    whether it fits (`fits_edge`). Raises `ValueError` for a negative headroom.
     """
+    edges = edges or {}
     if headroom < 0:
         raise ValueError(f"headroom must be ≥ 0, got {headroom}")
     factor = 1.0 + headroom
@@ -207,6 +227,8 @@ def plan_capacity(
                 ),
                 peak_egress_gbps=f.peak_egress_gbps,
                 egress_gbps=f.peak_egress_gbps * factor,
+                edge_max_viewers=edges[f.region][0] if f.region in edges else None,
+                edge_egress_gbps=edges[f.region][1] if f.region in edges else None,
             )
         )
     return plans

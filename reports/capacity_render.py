@@ -47,12 +47,21 @@ def capacity_json(
         "curve": dict(curve) if curve else None,
         "forecast": [asdict(f) for f in forecasts],
         "markets": [asdict(m) for m in markets],
-        "plan": [asdict(p) for p in plans],
+        "plan": [{**asdict(p), "fits_edge": p.fits_edge} for p in plans],
         "totals": {
             "instances": sum(p.instances for p in plans),
             "egress_gbps": sum(p.egress_gbps for p in plans),
         },
     }
+
+
+def _edge_cell(p: Mapping[str, Any]) -> str:
+    if p.get("fits_edge") is None:
+        return "–"
+    verdict = "fits" if p["fits_edge"] else "**too small**"
+    return (
+        f"{p['edge_max_viewers']:,} viewers, {fmt_number(p['edge_egress_gbps'])} Gbit/s: {verdict}"
+    )
 
 
 def _curve_table(curve: Mapping[str, Any]) -> list[str]:
@@ -106,8 +115,8 @@ def capacity_markdown(doc: Mapping[str, Any], *, plot_name: str | None = "capaci
         f"{meta.get('seed', '–')}, replication 0).",
         "",
         "| edge region | markets | peak viewers | peak msgs/s | mini-peak msgs/s | instances "
-        "| bound by | utilisation at peak | egress at peak | egress planned |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| bound by | utilisation at peak | egress at peak | egress planned | declared edge |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     forecast = {f["region"]: f for f in doc["forecast"]}
     for p in doc["plan"]:
@@ -116,12 +125,13 @@ def capacity_markdown(doc: Mapping[str, Any], *, plot_name: str | None = "capaci
             f"| {p['region']} | {', '.join(p['markets'])} | {fmt_number(p['peak_concurrent'])} "
             f"| {fmt_number(p['peak_msgs_per_s'])} | {fmt_number(f['mini_peak_msgs_per_s'])} "
             f"| **{p['instances']}** | {p['bound_by']} | {p['utilisation_at_peak']:.0%} "
-            f"| {p['peak_egress_gbps']:.3g} Gbit/s | **{p['egress_gbps']:.3g} Gbit/s** |"
+            f"| {p['peak_egress_gbps']:.3g} Gbit/s | **{p['egress_gbps']:.3g} Gbit/s** "
+            f"| {_edge_cell(p)} |"
         )
     totals = doc["totals"]
     lines += [
         f"| **total** | | | | | **{totals['instances']}** | | | "
-        f"| **{totals['egress_gbps']:.3g} Gbit/s** |",
+        f"| **{totals['egress_gbps']:.3g} Gbit/s** | |",
         "",
         "Egress is video only: each market's mean modelled video bitrate (its ladder rung, kbit/s)",
         "× concurrent viewers; audio, signalling and retransmissions add a few per cent.",

@@ -143,7 +143,8 @@ def _capacity(args: argparse.Namespace) -> int:
             return 1
         knee_step = next(s for s in curve.steps if s.audience == curve.knee)
         knee = Knee(viewers=curve.knee, msgs_per_s=knee_step.figures.get("msgs_per_s") or None)
-    plans = plan_capacity(forecast.regions, knee, headroom)
+    declared = {e.region: (e.max_viewers, e.egress_gbps) for e in scenario.infra.edges}
+    plans = plan_capacity(forecast.regions, knee, headroom, declared)
     doc = capacity_json(
         curve=curve_json,
         knee=knee,
@@ -169,6 +170,7 @@ def _capacity(args: argparse.Namespace) -> int:
         print(
             f"  {p.region:12s} peak {p.peak_concurrent:,.0f} viewers → {p.instances} "
             f"instances, {p.egress_gbps:.3g} Gbit/s egress (bound by {p.bound_by})"
+            + ("; the declared edge is too small" if p.fits_edge is False else "")
         )
     print(
         f"knee {knee.viewers} viewers per instance; wrote {out / 'capacity.md'}, "

@@ -69,6 +69,14 @@ def test_plan_capacity_arithmetic_is_exact() -> None:
     empty = RegionForecast("x", (), 0.0, 0.0, 0.0, None, 0.0)
     (none,) = plan_capacity([empty], Knee(viewers=100), headroom=0.3)
     assert (none.instances, none.bound_by, none.utilisation_at_peak) == (0, "none", 0.0)
+    assert plan.fits_edge is None and plan.edge_max_viewers is None
+    edges = {"sg": (1300, 3.25)}  # exactly peak × 1.3 and egress × 1.3: fits
+    (fits,) = plan_capacity([f], Knee(viewers=100), headroom=0.3, edges=edges)
+    assert (fits.edge_max_viewers, fits.edge_egress_gbps, fits.fits_edge) == (1300, 3.25, True)
+    (short,) = plan_capacity([f], Knee(viewers=100), headroom=0.3, edges={"sg": (1299, 40.0)})
+    assert short.fits_edge is False
+    (thin,) = plan_capacity([f], Knee(viewers=100), headroom=0.3, edges={"sg": (5000, 3.2)})
+    assert thin.fits_edge is False
     with pytest.raises(ValueError):
         plan_capacity([f], Knee(viewers=100), headroom=-0.1)
     with pytest.raises(ValueError):

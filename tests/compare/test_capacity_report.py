@@ -132,7 +132,7 @@ def test_capacity_json_markdown_and_figure() -> None:
     assert curve["knee"] == 300 and curve["steps"][2]["broken"] == ["chat_rtt_ms.p95 < 600"]
     forecast = model_forecast(fake_result(), {"sg": ["ID"], "fra": ["GB"]}, LADDER)
     knee = Knee(viewers=300)
-    plans = plan_capacity(forecast.regions, knee, 0.3)
+    plans = plan_capacity(forecast.regions, knee, 0.3, {"sg": (20000, 40.0), "fra": (100, 1.0)})
     doc = capacity_json(
         curve=curve, knee=knee, measured=True, forecasts=forecast.regions, plans=plans,
         meta={"scenario": "t", "headroom": 0.3, "seed": 1, "target": "http://127.0.0.1:1"},
