@@ -207,6 +207,16 @@ def _measure(
         print(f"reference stack on {base_url}", file=sys.stderr)
     else:
         _reachable(base_url)
+        if (urlsplit(base_url).hostname or "") not in _LOCAL:
+            rate = sum(forecast.rates.get(k, 0.0) for k in ("chat", "like", "vote", "question"))
+            top = max(steps)
+            print(
+                f"remote target {base_url}: up to {top} viewers (joins, WebSockets, about "
+                f"{max(rate * top, 20 / args.step_duration):.0f} messages/s), {len(steps)} "
+                f"steps of ≥ {args.step_duration + args.ramp + 2:g} s plus up to {args.refine} "
+                "bisection steps",
+                file=sys.stderr,
+            )
     try:
         measure = LocustTarget(
             base_url,
