@@ -15,7 +15,7 @@ from loadgen.plan.shape import share_of, slots_opened, users_at
 
 __all__ = ["PlanShape"]
 
-SPAWN_RATE = 100.0  # users/s: a slot only sleeps until its script's join, so spawning is cheap
+SPAWN_RATE = 500.0  # users/s: a slot only sleeps until its script's join, so spawning is cheap
 
 
 class PlanShape(LoadTestShape):

@@ -60,11 +60,16 @@ class Progress:
     """Context manager; call `refresh()` as often as you like."""
 
     def __init__(
-        self, status: Status, clock: Callable[[], float], live: bool | None = None
+        self,
+        status: Status,
+        clock: Callable[[], float],
+        live: bool | None = None,
+        console: Any = None,
     ) -> None:
         self.status = status
         self.clock = clock
         self.live = sys.stderr.isatty() if live is None else live
+        self.console = console  # a rich Console; default: stderr
         self._rich: Any = None
         self._last_plain = -1e9
 
@@ -73,7 +78,8 @@ class Progress:
             from rich.console import Console
             from rich.live import Live
 
-            self._rich = Live(self._table(), console=Console(stderr=True), refresh_per_second=4)
+            console = self.console or Console(stderr=True)
+            self._rich = Live(self._table(), console=console, refresh_per_second=4)
             self._rich.__enter__()
         return self
 

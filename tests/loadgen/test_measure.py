@@ -226,3 +226,19 @@ def test_status_line_reads_like_a_log_line():
         "[load] 12 s, 30 s left | users 5, viewers 3 active / 4 of 9 started, panel 2 | "
         "samples 10, errors 1 | p95 ms: chat_rtt=12"
     )
+
+
+def test_progress_live_display_renders_to_a_console():
+    import io
+
+    from rich.console import Console
+
+    from loadgen.run.progress import Progress
+
+    status = Status(phase="load", p95={"chat_rtt_ms": 12.0})
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    with Progress(status, clock=lambda: 0.0, live=True, console=console) as progress:
+        progress.refresh()
+        progress.say("hello")
+    text = console.file.getvalue()
+    assert "hello" in text and "chat_rtt_ms 12.0" in text

@@ -172,7 +172,8 @@ def test_stack_killed_mid_run_is_restarted_and_viewers_reconnect(tmp_path):
     out = tmp_path / "run"
     log = (tmp_path / "run.log").open("wb")
     proc = subprocess.Popen(
-        [*LIVELAB, "run", "scenarios/demo.toml", "--out", str(out), *SMALL, *CHATTY],
+        [*LIVELAB, "run", "scenarios/demo.toml", "--out", str(out), *SMALL, *CHATTY,
+         "--set", "load.window_s=30"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
