@@ -1,6 +1,10 @@
-"""The audience in a report: concurrency, retention, funnel and referral generations per market.
+"""The audience of a run: concurrency, retention, funnel and referral generations per market.
 
-Each plot has a data function (exact numbers, tested) and a figure function. Sources:
+One set of figures for `livelab report` (`reports.report_build`) and for the `plots/*.png` of
+`livelab simulate` (`livelab.rundir`), both read through `reports.report_data.RunData`, so they
+work on a model run and on a load run (`livelab run`, model in `model/`) alike; a plot with
+nothing to show is `no_data_figure`. Each plot has a data function (exact numbers, tested), a
+figure function and a builder from `RunData` (`AUDIENCE_PLOTS`). Sources:
 `timeseries.csv` (`concurrent`/`concurrency` per market), the model's `viewers.npz`
 (`watch_s`, `abandoned`, `trusted`, `ordered`, `generation`, `market`) and `metrics.json`
 (retention points with their 95 % intervals, the funnel when no viewers were kept,
@@ -9,7 +13,7 @@ Each plot has a data function (exact numbers, tested) and a figure function. Sou
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +24,7 @@ from reports.plots_base import colour, no_data_figure
 from reports.report_data import RunData
 
 __all__ = [
+    "AUDIENCE_PLOTS",
     "FUNNEL_STAGES",
     "RETENTION_POINTS",
     "concurrency_by_market",
@@ -28,6 +33,7 @@ __all__ = [
     "funnel_figure",
     "referral_figure",
     "referral_generations",
+    "replications",
     "retention_curves",
     "retention_figure",
     "retention_points",
@@ -86,10 +92,14 @@ def retention_curves(
     if watch is None or market is None or watch.shape != market.shape:
         return {}
     grid = np.asarray(grid_s if grid_s is not None else np.geomspace(1, 7200, 60), dtype=float)
+    market = market.astype(str)
     out = {}
-    for code in sorted(set(market.astype(str).tolist())):
-        w = np.nan_to_num(watch[market == code].astype(float), nan=0.0)
-        out[code] = (grid, (w[None, :] >= grid[:, None]).mean(axis=1))
+    for code in sorted(set(market.tolist())):
+        # Sorted once, counted by bisection: a million viewers × the grid needs no n × grid matrix.
+        w = np.sort(np.nan_to_num(watch[market == code].astype(float), nan=0.0))
+        below = np.searchsorted(w, grid, side="left")
+        share: FloatArray = (w.size - below) / w.size
+        out[code] = (grid, share)
     return out
 
 
@@ -270,3 +280,21 @@ def referral_figure(gens: Mapping[str, Mapping[int, int]], k: Mapping[str, float
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def replications(run: RunData) -> int:
+    """How many replications `metrics.json` summarises (1 when it does not say)."""
+    n = run.metrics.get("meta", {}).get("replications", 1)
+    return int(n) if isinstance(n, int | float) else 1
+
+
+# Plot key → figure of a run; the report's keys, and (`referral` as `referrals.png`) the
+# file stems of `livelab simulate`'s plots/.
+AUDIENCE_PLOTS: dict[str, Callable[[RunData], Figure]] = {
+    "concurrency": lambda r: concurrency_figure(concurrency_by_market(r)),
+    "retention": lambda r: retention_figure(
+        retention_curves(r), retention_points(r.metrics), replications(r)
+    ),
+    "funnel": lambda r: funnel_figure(funnel(r)),
+    "referral": lambda r: referral_figure(*referral_generations(r)),
+}

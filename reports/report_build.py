@@ -16,17 +16,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from reports.plots_audience import (
-    concurrency_by_market,
-    concurrency_figure,
-    funnel,
-    funnel_figure,
-    referral_figure,
-    referral_generations,
-    retention_curves,
-    retention_figure,
-    retention_points,
-)
+from reports.plots_audience import AUDIENCE_PLOTS
 from reports.plots_base import png_bytes
 from reports.plots_health import health, health_figure
 from reports.plots_latency import latency_cdf_figure, latency_curves
@@ -46,31 +36,25 @@ __all__ = ["PLOTS", "ReportFiles", "build_figures", "write_report"]
 # (key, title, caption, figure builder); the order is the page's order.
 PLOTS: tuple[tuple[str, str, str, Callable[[RunData], Figure]], ...] = (
     ("concurrency", "Concurrency per market", "Concurrent viewers per market over the stream.",
-     lambda r: concurrency_figure(concurrency_by_market(r))),
+     AUDIENCE_PLOTS["concurrency"]),
     ("retention", "Retention per market",
      "Share of arrivals still watching; points are retention_3s/30s/5m with 95 % intervals.",
-     lambda r: retention_figure(
-         retention_curves(r), retention_points(r.metrics), _replications(r))),
+     AUDIENCE_PLOTS["retention"]),
     ("latency", "Latency CDFs",
      "join_ms, chat_rtt_ms and g2g_latency_ms; the dashed line is the 600 ms interactive limit.",
      lambda r: latency_cdf_figure(latency_curves(r))),
     ("freeze", "Freeze ratio per profile", "Stalled share of watching per network profile.",
      lambda r: freeze_figure(freeze_by_profile(r.metrics))),
     ("funnel", "Funnel per market", "Viewers at each journey stage as a share of arrivals.",
-     lambda r: funnel_figure(funnel(r))),
+     AUDIENCE_PLOTS["funnel"]),
     ("referral", "Referral generations", "Viewers per referral generation; K per market.",
-     lambda r: referral_figure(*referral_generations(r))),
+     AUDIENCE_PLOTS["referral"]),
     ("outcomes", "Modelled vs measured-QoE outcomes",
      "Business outcomes from the model alone and from the model fed with measured experience.",
      lambda r: outcomes_figure(measured_vs_modelled(r.metrics))),
     ("health", "Generator health", "Load-generator CPU and event-loop lag against their limits.",
      lambda r: health_figure(health(r))),
 )  # fmt: skip
-
-
-def _replications(run: RunData) -> int:
-    n = run.metrics.get("meta", {}).get("replications", 1)
-    return int(n) if isinstance(n, int | float) else 1
 
 
 @dataclass(frozen=True)
