@@ -21,7 +21,7 @@ Layout (later stages read these names):
 - `events.json` — `{"events": [{"kind", "announce_s", "start_s", "end_s"}, ...]}`, seconds from
   the stream start;
 - `summary.md` — the headline figures; `plots/*.png` — concurrency per market, retention curves,
-  funnel, referral generations.
+  funnel, referral generations: `reports.plots_audience`, the same figures as `livelab report`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ __all__ = ["TIMESERIES_COLUMNS", "Run", "load_run", "write_run"]
 TIMESERIES_COLUMNS = ("t_s", "market", "concurrent", "arrivals", "chat_per_s", "likes_per_s",
                       "votes_per_s", "questions_per_s", "orders_per_min")  # fmt: skip
 ACCESS_NAMES = ("wifi", "4g", "5g")
+_PLOT_FILES = {"referral": "referrals"}  # plot key → file stem in plots/, where they differ
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def write_run(
     (path / "events.json").write_text(json.dumps({"events": events}, indent=2) + "\n", "utf-8")
     (path / "summary.md").write_text(_summary(doc, first, info), "utf-8")
     if plots:
-        _plots(path / "plots", first)
+        _plots(path / "plots", path)
     return path
 
 
@@ -178,12 +179,16 @@ def _summary(doc: dict[str, Any], result: Any, info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _plots(folder: Path, result: Any) -> None:
-    from reports import plots
+def _plots(folder: Path, run_dir: Path) -> None:
+    """The report's audience figures of the directory just written, read back like a report."""
+    from reports.plots_audience import AUDIENCE_PLOTS
+    from reports.plots_base import png_bytes
+    from reports.report_data import load_run as load_run_data
 
+    run = load_run_data(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, fig in plots.run_figures(result).items():
-        plots.save(fig, folder / f"{name}.png")
+    for key, make in AUDIENCE_PLOTS.items():
+        (folder / f"{_PLOT_FILES.get(key, key)}.png").write_bytes(png_bytes(make(run), dpi=100))
 
 
 def load_run(path: str | Path) -> Run:
