@@ -1,4 +1,7 @@
-"""`livelab report`: the numbers behind each plot exactly, the pictures by smoke test."""
+"""`livelab report`: the numbers behind each plot exactly, the pictures by smoke test.
+
+The audience plots (concurrency, retention, funnel, referrals) are in test_plots_audience.py.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,6 @@ import pytest
 from reportfixtures import RunFactory, chat_samples, write_model_run
 
 from livelab.cli import main
-from reports.plots_audience import (
-    concurrency_by_market,
-    funnel,
-    referral_generations,
-    retention_curves,
-    retention_points,
-)
 from reports.plots_health import health
 from reports.plots_latency import ecdf, latency_curves
 from reports.plots_qoe import freeze_by_profile, measured_vs_modelled
@@ -37,34 +33,6 @@ def test_viewers_become_samples_with_profiles(model_run: Path) -> None:
     assert chat.profile.tolist()[:3] == ["ID-4g", "ID-4g", "ID-wifi"]
     assert chat.select(market="GB").good_values().tolist() == [150.0, 250.0, 350.0]
     assert chat.select(start_s=10, end_s=60).good_values().tolist() == [200.0, 300.0, 400.0, 150.0]
-
-
-def test_audience_numbers_exact(model_run: Path) -> None:
-    run = load_run(model_run)
-    conc = concurrency_by_market(run)
-    assert list(conc) == ["GB", "ID"]
-    assert conc["GB"][1].tolist() == [0, 2, 4, 6, 8, 10]
-    assert conc["ID"][0].tolist() == [0, 10, 20, 30, 40, 50]
-    curves = retention_curves(run, grid_s=[1, 3, 30, 300])
-    # ID watch_s: 0, 2, 40, 400, 29.9, 30 → ≥1: 5/6, ≥3: 4/6, ≥30: 3/6, ≥300: 1/6
-    assert curves["ID"][1].tolist() == [5 / 6, 4 / 6, 3 / 6, 1 / 6]
-    assert curves["GB"][1].tolist() == [3 / 4, 3 / 4, 2 / 4, 1 / 4]
-    assert retention_points(run.metrics) == {"ID": [(30.0, 0.5, 0.4, 0.6)]}
-    assert funnel(run) == {
-        "GB": {"arrived": 4, "started": 3, "stayed 30 s": 2, "trusted": 2, "ordered": 1},
-        "ID": {"arrived": 6, "started": 5, "stayed 30 s": 3, "trusted": 3, "ordered": 2},
-    }
-    gens, k = referral_generations(run)
-    assert gens == {"GB": {0: 3, 1: 1}, "ID": {0: 3, 1: 2, 2: 1}}
-    assert k == {"overall": 0.25, "ID": 0.4, "GB": 0.1}
-
-
-def test_funnel_from_metrics_when_no_viewers(make_run: RunFactory) -> None:
-    run = load_run(make_run(retention=0.6, arrivals=2000))
-    assert funnel(run) == {
-        "GB": {"arrived": 1000.0, "stayed 30 s": 600.0},
-        "ID": {"arrived": 1000.0, "stayed 30 s": 600.0},
-    }
 
 
 def test_latency_and_qoe_numbers_exact(make_run: RunFactory, model_run: Path) -> None:
