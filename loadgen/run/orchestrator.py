@@ -101,6 +101,7 @@ class _Run:
         self.model_doc: dict[str, Any] = {}
         self.locust_rc: int | None = None
         self.stack_cmd: list[str] | None = None
+        self.web_url: str | None = None
 
     # --- phases ---------------------------------------------------------------------------
     def simulate(self) -> None:
@@ -231,14 +232,14 @@ class _Run:
         spec = LocustSpec(
             host=self.base_url, plan=self.out / "plan.json", out=locust_out, room=self.opts.room,
             workers=workers, external_workers=self.opts.external_workers,
-            master_port=self.opts.master_port, web=self.opts.web,
+            master_port=self.opts.master_port, web=self.opts.web, web_port=_free_port(),
             stop_timeout_s=self.load.drain_s + 5, relays=relays,
         )  # fmt: skip
         cmds = locust_commands(spec)
         for name, cmd in cmds.items():
             self.children.start(name, cmd, self.out / "logs" / f"{name}.log")
         if self.opts.web:
-            self.notes.append(f"Locust web UI at http://127.0.0.1:{spec.web_port}")
+            self.web_url = f"http://127.0.0.1:{spec.web_port}"
         panel = self.plan.panel
         if self.opts.panel and panel.get("viewers", 0) > 0 and panel.get("profiles"):
             cmd = panel_command(
@@ -337,6 +338,8 @@ def run(
                 r.monitor = HealthMonitor(r.base_url, r.clock)
                 r.monitor.start()
                 r.start_load()
+                if r.web_url:
+                    progress.say(f"Locust web UI: {r.web_url}")
                 r.watch(progress)
                 r.status.phase = "measuring"
                 r.scrape()
@@ -385,6 +388,14 @@ def _write_run_json(r: _Run, error: str | None = None, **extra: Any) -> None:
         **extra,
     }
     (r.out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
