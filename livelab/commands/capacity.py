@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--out", type=Path, help="output directory (default runs/capacity-NAME)")
     parser.add_argument(
         "--steps",
-        default="25:400:x2",
+        default="50:1600:x2",
         help="audiences to try: 50,100,200 or START:STOP:xFACTOR or START:STOP:+STEP",
     )
     parser.add_argument("--refine", type=int, default=2, help="bisection steps after a failure")
