@@ -64,8 +64,18 @@ def _edge_cell(p: Mapping[str, Any]) -> str:
     )
 
 
-def _curve_table(curve: Mapping[str, Any]) -> list[str]:
-    keys = sorted({k for s in curve["steps"] for k in s["figures"]})
+_EXTRA_COLUMNS = ("error_rate", "msgs_per_s", "full_audience_s")
+
+
+def _curve_table(curve: Mapping[str, Any], limits_note: str) -> list[str]:
+    """One row per step: the p95s, error rate, offered message rate and full-audience time
+    (columns no step measured are left out; every figure is in `capacity.json`)."""
+    keys = sorted(
+        k
+        for k in {k for s in curve["steps"] for k in s["figures"]}
+        if (k.endswith(".p95") or k in _EXTRA_COLUMNS)
+        and any(s["figures"].get(k) is not None for s in curve["steps"])
+    )
     lines = [
         "| audience | " + " | ".join(keys) + " | requests | verdict |",
         "|---|" + "---|" * len(keys) + "---|---|",
@@ -81,7 +91,7 @@ def _curve_table(curve: Mapping[str, Any]) -> list[str]:
         cells = " | ".join(fmt_number(s["figures"].get(k)) for k in keys)
         lines.append(f"| {s['audience']} | {cells} | {s.get('requests', 0)} | {verdict} |")
     if limits:
-        lines += ["", "Limits (from the scenario's `[gates]`): " + "; ".join(limits) + "."]
+        lines += ["", f"Limits ({limits_note}): " + "; ".join(limits) + "."]
     return lines
 
 
@@ -154,5 +164,10 @@ def capacity_markdown(doc: Mapping[str, Any], *, plot_name: str | None = "capaci
     if plot_name:
         lines += [f"![knee and plan]({plot_name})", ""]
     if doc.get("curve"):
-        lines += ["## Knee search", "", *_curve_table(doc["curve"]), ""]
+        note = (
+            "defaults: the scenario has no gate a step can measure"
+            if meta.get("limits_defaulted")
+            else "from the scenario's `[gates]`"
+        )
+        lines += ["## Knee search", "", *_curve_table(doc["curve"], note), ""]
     return "\n".join(lines)
