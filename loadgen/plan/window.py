@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from livelab.errors import PlanError
+from livelab.errors import ConfigError, PlanError, Problem
 
 __all__ = ["STEP_S", "Window", "choose_window", "concurrency_per_second", "parse_window"]
 
@@ -53,7 +53,8 @@ def _rate_per_second(ts: np.ndarray, rate: np.ndarray, seconds: int) -> np.ndarr
 
 
 def parse_window(spec: str) -> tuple[str, float, float]:
-    """("peak"|"full"|"range", start, end) from a `--window` value; PlanError when malformed."""
+    """("peak"|"full"|"range", start, end) from a `--window` value; ConfigError (exit 2) when
+    malformed."""
     if spec in ("peak", "full"):
         return spec, 0.0, 0.0
     start_text, sep, end_text = spec.partition("-")
@@ -62,8 +63,8 @@ def parse_window(spec: str) -> tuple[str, float, float]:
     except ValueError:
         start = end = -1.0
     if not sep or start < 0 or end <= start:
-        raise PlanError(
-            f"--window {spec!r}: expected peak, full or START-END seconds, e.g. 600-720"
+        raise ConfigError(
+            [Problem("--window", "", spec, "peak, full, or START-END in s from stream start")]
         )
     return "range", start, end
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import VIEWERS, write_run_dir
 
 from livelab.cli import main
-from livelab.errors import PlanError
+from livelab.errors import ConfigError, PlanError
 from loadgen.plan import Plan, compile_plan, load_plan, read_model_run, save_plan
 from loadgen.plan.compile import CARRY_SPREAD_S, CONNECT_S, apportion
 from loadgen.plan.shape import share_of, slots_opened, users_at
@@ -57,7 +57,7 @@ def test_parse_window():
     assert parse_window("peak") == ("peak", 0.0, 0.0)
     assert parse_window("600-720") == ("range", 600.0, 720.0)
     for bad in ("720-600", "abc", "-5", "10-"):
-        with pytest.raises(PlanError):
+        with pytest.raises(ConfigError, match="--window"):
             parse_window(bad)
 
 
