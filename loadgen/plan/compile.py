@@ -6,8 +6,10 @@
 - A sampled viewer whose stay overlaps the window gets a script. Its counted actions are placed
   uniformly at random over its *whole* stay and those inside the window are kept, so a viewer
   replays the share of its behaviour that falls in the window. Votes go inside the host's poll
-  windows when the stay overlaps one. Each viewer's draws come from its own RNG stream
-  `default_rng([seed, PLAN_STREAM, viewer index])`, so adding a viewer never shifts another.
+  windows when the stay overlaps one; a viewer's first order and first share happen when the
+  model says they did (`order_s`, `share_s`), the others uniformly. Each viewer's draws come
+  from its own RNG stream `default_rng([seed, PLAN_STREAM, viewer index])`, so adding a viewer
+  never shifts another.
 - Viewers already present when the window opens ("carried") join over the first
   `CARRY_SPREAD_S` seconds instead of all in the same instant. Actions come at least
   `CONNECT_S` after the join (the join and WebSocket connect must be done first).
@@ -94,6 +96,9 @@ def _script(
     earliest = start + CONNECT_S
     for name, kind in ACTION_COUNTS.items():
         times = _action_times(rng, kind, int(run.counts[name][i]), (arrival, leave), polls)
+        moment = float(run.moments[kind][i]) if kind in run.moments else float("nan")
+        if times.size and np.isfinite(moment):
+            times[0] = moment
         times = times[(times >= w0) & (times < w1)] - w0
         for t in times:
             t = max(float(t), earliest)

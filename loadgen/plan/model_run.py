@@ -39,7 +39,8 @@ class ModelRun:
     `arrival_s`/`leave_s`: seconds from stream start; `market`/`access`: strings per viewer;
     `counts[name]`: actions per viewer over its whole stay; `gmv`: per viewer, currency units;
     `message_rate`: (t_s, messages/s summed over markets) from the time series;
-    `events`: host events (kind, announce_s, start_s, end_s); `duration_s`: stream length.
+    `events`: host events (kind, announce_s, start_s, end_s); `duration_s`: stream length;
+    `moments[action]`: when the model placed a viewer's first order or share (s, NaN if none).
     """
 
     arrival_s: np.ndarray
@@ -54,6 +55,7 @@ class ModelRun:
     duration_s: float = 0.0
     seed: int = 0
     scenario: dict[str, Any] = field(default_factory=dict)
+    moments: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -96,6 +98,11 @@ def read_model_run(run_dir: str | Path) -> ModelRun:
             for name in ACTION_COUNTS
         }
         gmv = npz["gmv"].astype(float) if "gmv" in npz.files else np.zeros(n)
+        moments = {
+            action: npz[key].astype(float)
+            for action, key in (("order", "order_s"), ("share", "share_s"))
+            if key in npz.files
+        }
     scenario: dict[str, Any] = {}
     if (root / "scenario.json").is_file():
         scenario = json.loads((root / "scenario.json").read_text())
@@ -120,6 +127,7 @@ def read_model_run(run_dir: str | Path) -> ModelRun:
         duration_s=duration,
         seed=seed,
         scenario=scenario,
+        moments=moments,
     )
 
 

@@ -47,6 +47,7 @@ def write_run_dir(root: Path, *, seed: int = 7, duration_min: float = 5.0) -> Pa
         orders=np.array(cols[9]),
         referred=np.array([False, False, True, False, False, False, True, False]),
         gmv=np.array([0, 12.5, 0, 0, 30.0, 0, 0, 0]),
+        order_s=np.array([np.nan, 250.0, np.nan, np.nan, 150.0, np.nan, np.nan, np.nan]),
     )
     with (root / "timeseries.csv").open("w", newline="") as fh:
         w = csv.writer(fh)

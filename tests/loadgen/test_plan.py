@@ -97,6 +97,9 @@ def test_compile_full_scale_keeps_every_viewer_and_its_actions(run):
     votes = [t for s in plan.scripts for t, k in s.actions if k == "vote"]
     assert votes and all(120.0 <= t <= 180.0 for t in votes)
     assert by_id["v0000004"].order_cents == 1500  # 30.00 GMV over 2 orders
+    # The first order happens when the model placed it.
+    assert [t for t, k in by_id["v0000001"].actions if k == "order"] == [250.0]
+    assert 150.0 in [t for t, k in by_id["v0000004"].actions if k == "order"]
     assert plan.curve == tuple(concurrency_per_second(run.arrival_s, run.leave_s, 300))
     assert plan.peak_concurrency == 4  # 140-160 s: viewers 1, 2, 4, 6
 
