@@ -64,10 +64,13 @@ def test_delay_150ms_adds_150ms_glass_to_glass_and_all_candidates_are_loopback()
 def test_two_percent_loss_at_100ms_rtt_keeps_probe_p95_under_400ms():
     """`delay 50ms loss 2%` both ways = 100 ms RTT and 2 % random loss each way (NACKs and
     retransmissions are lost too). With the panel's receiver the probes' p95 g2g stays well
-    under 400 ms. Measured on the reference stack (3 probes × 30 s, 2-core box): fixed p50 58,
-    p95 170, p99 238 ms; aiortc's stock receiver in the same conditions p50 134 (it releases a
-    frame only when the next one starts), p95 230, p99 1078 ms (a lost retransmission stalls
-    it until 512 packets pass)."""
+    under 400 ms. Measured on the reference stack (3 probes × 30 s, busy 2-core box, two runs;
+    `python -m benchmarks panel` repeats it): fixed receiver p50 57–63, p95 171, p99 237–238 ms,
+    12.5–19.7 freezes/min, freeze ratio 0.055–0.085; aiortc's stock receiver p50 126–128 (it
+    releases a frame only when the next one starts: one frame interval of extra latency, which
+    also hides most retransmission delays from the freeze count), p95 198–210, p99 233–235 ms,
+    1.4–2.2 freezes/min, freeze ratio 0.009 in one run and 0.137 in the other (a lost
+    retransmission stalls it until 512 packets have passed, ~12 s)."""
     specs = [ViewerSpec(i, "delay 50ms loss 2%", "probe", seed=40 + i) for i in range(3)]
     raws = asyncio.run(_watch(specs, 25.0))
     assert all(r.error is None for r in raws), [r.error for r in raws]
