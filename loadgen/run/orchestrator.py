@@ -262,6 +262,8 @@ class _Run:
                 break
             time.sleep(0.25)
         self.locust_rc = self.children.stop("locust", signal.SIGTERM, timeout_s=15.0)
+        if self.locust_rc not in (0, None):
+            self.notes.append(f"Locust exited with {self.locust_rc}: {locust.log_tail(5)}")
         for name in list(self.children.items):
             if name.startswith("locust-worker"):
                 self.children.stop(name, timeout_s=10.0)
