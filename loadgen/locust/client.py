@@ -281,15 +281,18 @@ class ViewerClient:
         """Vote in the open poll; False (nothing sent) when no poll has been announced."""
         if self.poll_id is None:
             return False
+        if not self.connected or self.ws is None:
+            self.report("vote_ack_ms", 0.0, False, "not connected")
+            return True
         pid = self._id("p")
         wait_key = f"ping:{pid}"
         self.waits[wait_key] = _Wait("vote_ack_ms", self.clock(), self.poll_id)
-        if not self._send(
-            {"type": "vote", "poll_id": self.poll_id, "option": "A"}, None, "vote_ack_ms", ""
-        ):
-            self._resolve(wait_key, False, "send failed")
-            return True
-        self._send({"type": "ping", "id": pid}, None, "vote_ack_ms", pid)
+        vote = {"type": "vote", "poll_id": self.poll_id, "option": "A"}
+        try:
+            self.ws.send(json.dumps(vote, separators=(",", ":")))
+            self.ws.send(json.dumps({"type": "ping", "id": pid}, separators=(",", ":")))
+        except (OSError, websocket.WebSocketException) as exc:
+            self._resolve(wait_key, False, _describe(exc))
         return True
 
     def expire(self, timeout_s: float = REPLY_TIMEOUT_S) -> None:
