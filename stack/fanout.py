@@ -3,16 +3,19 @@
 A `VideoHub` receives each encoded VP8 frame once (from the synthetic host's single encoder or
 from a WHIP publisher, already encoded) and puts the same `av.Packet` in every viewer's
 `ForwardTrack`. aiortc's `RTCRtpSender`, given a track that yields packets instead of frames,
-only packetizes them (`Encoder.pack`) — there is no per-viewer encoder. A new viewer skips delta
-frames until the next keyframe; viewers' PLI/FIR requests reach the source through
-`KeyframeLimiter`, so a room of 500 viewers does not turn into 500 keyframes; requests refused
-inside the window are coalesced into one keyframe at its end.
+only packetizes them (`Encoder.pack`) — there is no per-viewer encoder. A new viewer starts at a
+fresh keyframe: when its sender first pulls (ICE and DTLS up), anything queued since the WHEP
+POST that is older than `fresh_start_ms` is dropped and the source is asked for a keyframe.
+Viewers' join and PLI/FIR requests reach the source through `KeyframeLimiter`, so a room of 500
+viewers does not turn into 500 keyframes; requests refused inside the window are coalesced into
+one keyframe at its end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +29,10 @@ log = logging.getLogger(__name__)
 
 # Frames a viewer may fall behind before it is cut back to the next keyframe (2 s at 15 fps).
 VIEWER_QUEUE_FRAMES = 30
+# A new viewer's first frame may be this old (ms) when its sender first pulls; anything older is
+# dropped for a new keyframe. ~1.5 frame intervals at 15 fps: a keyframe made during a loopback
+# handshake is kept, one from the start of a 100 ms-RTT handshake (~300 ms) is not.
+FRESH_START_MS = 100.0
 
 
 class KeyframeLimiter:
@@ -58,6 +65,7 @@ class HubStats:
     frames_out: int = 0
     bytes_out: int = 0
     frames_dropped: int = 0
+    stale_starts: int = 0  # viewers whose queued start was too old when their sender first pulled
     keyframe_requests: int = 0
     keyframe_requests_sent: int = 0
 
@@ -67,44 +75,85 @@ def _loop_call_later(delay_s: float, fn: Callable[[], None]) -> object:
 
 
 class ForwardTrack(MediaStreamTrack):
-    """A track that yields the hub's encoded packets (video or audio) to one RTCRtpSender."""
+    """A track that yields the hub's encoded packets (video or audio) to one RTCRtpSender.
+
+    A viewer's track exists from its WHEP POST, but its sender pulls only once ICE and DTLS are
+    up, a few round trips later. Until then the track keeps only the frames from the newest
+    keyframe on; at the first pull, if even that keyframe is older than the hub's
+    `fresh_start_ms`, it drops them all and asks the room's encoder for a new keyframe, so a
+    viewer starts at a current picture, as an SFU does, never with a backlog as old as its
+    handshake.
+    """
 
     def __init__(self, hub: VideoHub) -> None:
         super().__init__()
         self.kind = hub.kind
         self._hub = hub
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=VIEWER_QUEUE_FRAMES)
+        self._frames: deque[tuple[float, Any]] = deque()  # (hub time in ms, av.Packet)
+        self._ready = asyncio.Event()
         self._need_keyframe = True
+        self._pulling = False
 
-    def offer(self, packet: Any, keyframe: bool) -> bool:
-        """Queue `packet` (an av.Packet) for this viewer; False if it was dropped."""
+    @property
+    def queued(self) -> int:
+        """Frames waiting for the sender."""
+        return len(self._frames)
+
+    @property
+    def pulling(self) -> bool:
+        """True once the sender has asked for its first frame (the viewer is connected)."""
+        return self._pulling
+
+    def offer(self, packet: Any, keyframe: bool, now_ms: float) -> bool:
+        """Queue `packet` (an av.Packet published at hub time `now_ms`); False if dropped."""
         if self._need_keyframe and not keyframe:
             return False
-        if self._queue.full():
+        if keyframe and not self._pulling:
+            # Not connected yet: a newer keyframe makes everything queued before it useless.
+            self._drop_queued()
+        elif len(self._frames) >= VIEWER_QUEUE_FRAMES:
             # The sender fell 2 s behind: drop the backlog and restart at a keyframe rather
-            # than deliver stale video.
-            while not self._queue.empty():
-                self._queue.get_nowait()
+            # than deliver stale video. (Before the first pull, that pull will ask for one.)
+            self._drop_queued()
             self._need_keyframe = True
-            self._hub.request_keyframe()
+            if self._pulling:
+                self._hub.request_keyframe()
             return False
         self._need_keyframe = False
-        self._queue.put_nowait(packet)
+        self._frames.append((now_ms, packet))
+        self._ready.set()
         return True
+
+    def _drop_queued(self) -> None:
+        self._hub.stats.frames_dropped += len(self._frames)
+        self._frames.clear()
+
+    def _start_fresh(self) -> None:
+        """First pull: keep the queue only if its keyframe is younger than fresh_start_ms."""
+        if self._frames and self._hub.now_ms() - self._frames[0][0] <= self._hub.fresh_start_ms:
+            return
+        self._drop_queued()
+        self._need_keyframe = True
+        self._hub.stats.stale_starts += 1
+        self._hub.request_keyframe()
 
     async def recv(self) -> Any:
         if self.readyState != "live":
             raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            raise MediaStreamError
-        return packet
+        if not self._pulling:
+            self._pulling = True
+            self._start_fresh()
+        while not self._frames:
+            self._ready.clear()
+            await self._ready.wait()
+            if self.readyState != "live":
+                raise MediaStreamError
+        return self._frames.popleft()[1]
 
     def stop(self) -> None:
         super().stop()
         self._hub.unsubscribe(self)
-        if self._queue.empty():
-            self._queue.put_nowait(None)
+        self._ready.set()  # wake a pending recv(), which then raises MediaStreamError
 
 
 class VideoHub:
@@ -114,7 +163,8 @@ class VideoHub:
 
     `clock_ms` returns the current time in ms (injected for tests). `on_keyframe_request` is set
     by the active source (synthetic host or WHIP publisher) and called at most once per
-    `keyframe_min_interval_ms`.
+    `keyframe_min_interval_ms`. `fresh_start_ms` is how old (ms) a new viewer's first queued
+    frame may be when its sender first pulls (see `ForwardTrack`).
     """
 
     def __init__(
@@ -123,8 +173,10 @@ class VideoHub:
         keyframe_min_interval_ms: float = 500.0,
         call_later: Callable[[float, Callable[[], None]], object] | None = None,
         kind: str = "video",
+        fresh_start_ms: float = FRESH_START_MS,
     ) -> None:
         self.kind = kind
+        self.fresh_start_ms = fresh_start_ms
         self._clock_ms = clock_ms
         self._limiter = KeyframeLimiter(keyframe_min_interval_ms)
         self._call_later = call_later or _loop_call_later
@@ -137,11 +189,15 @@ class VideoHub:
     def viewer_count(self) -> int:
         return len(self._tracks)
 
+    def now_ms(self) -> float:
+        """The hub's clock, ms."""
+        return self._clock_ms()
+
     def subscribe(self) -> ForwardTrack:
-        """A new viewer track; asks the source for a keyframe so the viewer starts soon."""
+        """A new viewer track. Its keyframe is asked for when its sender first pulls, not now:
+        a keyframe made during the viewer's handshake would be stale by the time it is sent."""
         track = ForwardTrack(self)
         self._tracks.add(track)
-        self.request_keyframe()
         return track
 
     def unsubscribe(self, track: ForwardTrack) -> None:
@@ -173,8 +229,9 @@ class VideoHub:
         self.stats.frames_in += 1
         self.stats.keyframes_in += keyframe
         size = packet.size
+        now = self._clock_ms()
         for track in list(self._tracks):
-            if track.offer(packet, keyframe):
+            if track.offer(packet, keyframe, now):
                 self.stats.frames_out += 1
                 self.stats.bytes_out += size
             else:

@@ -97,7 +97,7 @@ class SyntheticHost:
             now = loop.time()
             if self.hub.viewer_count == 0:
                 # Nobody watching: don't spend a core-percent per room encoding for no one. The
-                # first viewer's subscribe() asks for a keyframe, so it starts at once.
+                # first frame after someone joins is a keyframe, so they start at once.
                 self._keyframe_wanted = True
                 n += 1
                 continue

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,7 +128,13 @@ class WhepViewer:
         self._task: asyncio.Task[None] | None = None
         self.started_ms = 0.0
 
-    async def start(self, session: aiohttp.ClientSession) -> None:
+    async def start(
+        self,
+        session: aiohttp.ClientSession,
+        on_gathered: Callable[[RTCPeerConnection], None] | None = None,
+    ) -> None:
+        """Offer, POST, apply the answer. `on_gathered(pc)` runs once the local candidates are
+        gathered and before the offer is sent (e.g. to put the ICE sockets behind a profile)."""
         self.started_ms = time.time() * 1000
         transceiver = self.pc.addTransceiver("video", direction="recvonly")
         if not self.decode:
@@ -144,6 +151,8 @@ class WhepViewer:
                 self._task = asyncio.ensure_future(self._consume(track))
 
         await self.pc.setLocalDescription(await self.pc.createOffer())
+        if on_gathered is not None:
+            on_gathered(self.pc)
         answer, self.location = await _post_sdp(session, self.url, self.pc.localDescription.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
