@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,14 +43,20 @@ async def running_stack_server(**options: Any) -> AsyncIterator[Any]:
         yield server
 
 
+# How much of the server log `stop_stack_process` keeps in `proc.log_text` (the tail), bytes.
+LOG_TAIL_BYTES = 1 << 20
+
+
 def start_stack_process(
     args: list[str], timeout_s: float = 20.0, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Launch ``livelab stack serve --port 0 --ready-file F *args``; wait for it to listen.
 
-    Returns (process, base_url). The process's stdout/stderr go to files next to the ready file
-    (``proc.log_path``). Raises RuntimeError if it exits first and TimeoutError (after killing
-    it) if it is not ready within `timeout_s` seconds. Stop it with `stop_stack_process`.
+    Returns (process, base_url). The ready file and the server's stdout/stderr live in a fresh
+    ``/tmp/livelab-stack-*`` folder (``proc.workdir``, log at ``proc.log_path``) that
+    `stop_stack_process` removes, after keeping the log's text in ``proc.log_text``. If the
+    server exits before it is ready (RuntimeError) or is not ready within `timeout_s` seconds
+    (TimeoutError, after killing it), the folder is kept and the error names the log.
     """
     workdir = tempfile.mkdtemp(prefix="livelab-stack-")
     ready = os.path.join(workdir, "ready")
@@ -68,7 +75,9 @@ def start_stack_process(
     ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc.workdir = workdir  # type: ignore[attr-defined]
     proc.log_path = log_path  # type: ignore[attr-defined]
+    proc.log_text = ""  # type: ignore[attr-defined]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if os.path.exists(ready):
@@ -77,22 +86,43 @@ def start_stack_process(
             if url:
                 return proc, url
         if proc.poll() is not None:
-            with open(log_path, encoding="utf-8", errors="replace") as fh:
-                output = fh.read()
-            raise RuntimeError(f"stack exited with {proc.returncode} before ready:\n{output}")
+            output = _read_tail(log_path)
+            raise RuntimeError(
+                f"stack exited with {proc.returncode} before ready (log kept: {log_path}):\n"
+                f"{output}"
+            )
         time.sleep(0.05)
     proc.kill()
     proc.wait(timeout=10)
-    raise TimeoutError(f"stack not ready within {timeout_s} s (log: {log_path})")
+    raise TimeoutError(f"stack not ready within {timeout_s} s (log kept: {log_path})")
 
 
 def stop_stack_process(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> int:
-    """SIGTERM, wait up to `timeout_s`, then SIGKILL; returns the exit code."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    """SIGTERM, wait up to `timeout_s`, then SIGKILL; returns the exit code.
+
+    Then removes the process's ``/tmp/livelab-stack-*`` folder, keeping the log's last
+    `LOG_TAIL_BYTES` as ``proc.log_text`` for callers that check what the server printed.
+    """
+    try:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+    finally:
+        workdir = getattr(proc, "workdir", None)
+        if workdir is not None and proc.poll() is not None:
+            proc.log_text = _read_tail(proc.log_path)  # type: ignore[attr-defined]
+            shutil.rmtree(workdir, ignore_errors=True)
     return proc.returncode
+
+
+def _read_tail(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, os.path.getsize(path) - LOG_TAIL_BYTES))
+            return fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""

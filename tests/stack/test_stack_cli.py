@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 import urllib.request
+
+import pytest
 
 from stack.testing import start_stack_process, stop_stack_process
 
@@ -19,10 +24,21 @@ def test_serve_port_0_prints_url_and_stops_cleanly_on_sigterm() -> None:
     finally:
         code = stop_stack_process(proc)
     assert code == 0
-    with open(proc.log_path, encoding="utf-8") as fh:  # type: ignore[attr-defined]
-        log = fh.read()
+    log = proc.log_text  # type: ignore[attr-defined]
     assert f"listening on {base}" in log
     assert "Traceback" not in log
+    # The ready file and log folder are gone after a clean stop.
+    assert not os.path.exists(proc.workdir)  # type: ignore[attr-defined]
+
+
+def test_failed_start_keeps_its_log_and_names_it() -> None:
+    with pytest.raises(RuntimeError, match=r"log kept: (/\S+/serve\.log)") as info:
+        start_stack_process(["--bind", "0.0.0.0"], timeout_s=30)
+    path = re.search(r"log kept: (\S+/serve\.log)", str(info.value))
+    assert path is not None and os.path.exists(path.group(1))
+    with open(path.group(1), encoding="utf-8") as fh:
+        assert "--allow-remote" in fh.read()
+    shutil.rmtree(os.path.dirname(path.group(1)))
 
 
 def _serve(*args: str) -> subprocess.CompletedProcess[str]:

@@ -112,7 +112,7 @@ def test_kill_9_loses_no_acknowledged_order(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait(timeout=10)
+        stop_stack_process(proc)  # reaps it and removes its log folder
 
     proc, base = start_stack_process(args, timeout_s=30)
     try:
