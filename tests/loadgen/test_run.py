@@ -16,10 +16,10 @@ import pytest
 
 LIVELAB = [sys.executable, "-m", "livelab"]
 MARKETS = ("ID", "TH", "SA", "GB")
-# A chatty audience (20 comments per viewer-minute in a small room) so one short run gives
-# hundreds of chat round trips.
-CHATTY = [a for m in MARKETS for a in ("--set", f"markets.{m}.behavior.chat_per_min=20")]
-SMALL = ["--no-panel", "--no-report", "--set", "load.scale=50", "--set", "load.window_s=40"]
+# A chatty audience (60 comments per viewer-minute in a small room) so one short run of few
+# viewers gives hundreds of chat round trips (few viewers: little fan-out, little noise).
+CHATTY = [a for m in MARKETS for a in ("--set", f"markets.{m}.behavior.chat_per_min=60")]
+SMALL = ["--no-panel", "--no-report", "--set", "load.scale=100", "--set", "load.window_s=50"]
 
 
 def _closed_port() -> int:
