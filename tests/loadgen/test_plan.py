@@ -162,3 +162,22 @@ def test_cli_plan_writes_plan_json(tmp_path, capsys):
     assert "8 virtual viewers" in capsys.readouterr().out
     assert main(["plan", str(model), "--scale", "1:zero"]) == 2
     assert "--scale" in capsys.readouterr().err
+
+
+def test_plan_of_the_real_demo_model(tmp_path):
+    """`livelab simulate` output compiles into a plan whose scripts respect the window."""
+    assert (
+        main(["simulate", "scenarios/demo.toml", "--out", str(tmp_path / "m"), "--no-plots"]) == 0
+    )
+    run = read_model_run(tmp_path / "m")
+    plan = compile_plan(run, scale=100, window="peak", window_s=120, panel_viewers=4)
+    assert plan.duration_s == 120.0 and plan.window["end_s"] - plan.window["start_s"] == 120.0
+    assert 0 <= plan.window["start_s"] <= run.duration_s - 120
+    assert len(plan.scripts) > 10
+    assert sum(plan.panel["profiles"].values()) == 4
+    markets = {s.market for s in plan.scripts}
+    assert markets <= {"ID", "TH", "SA", "GB"} and len(markets) >= 3
+    for s in plan.scripts:
+        assert 0.0 <= s.start_s <= s.end_s <= 120.0
+        assert all(s.start_s <= t <= s.end_s for t, _ in s.actions)
+    assert max(plan.curve) == plan.peak_concurrency > 0
