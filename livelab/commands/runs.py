@@ -67,7 +67,7 @@ def _list(args: argparse.Namespace) -> int:
         )
     Console(width=160).print(table)
     if not runs:
-        print("no runs recorded yet (livelab gate, report and baseline save record them)")
+        print("no runs recorded yet (simulate, report, gate and baseline save record them)")
     return 0
 
 

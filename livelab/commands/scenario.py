@@ -42,9 +42,12 @@ def register(sub: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from reports.gates import parse_gates
     from scenarios import scenario_hash
 
     scenario = load_from_args(args)
+    # Gate syntax is checked here too; whether each metric exists is known only against a run.
+    parse_gates(scenario.gates, source=args.scenario)
     total = sum(m.audience for m in scenario.markets)
     markets = ", ".join(f"{m.code} {m.audience:,}" for m in scenario.markets)
     print(

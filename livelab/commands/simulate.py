@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from livelab.commands.runs import add_index_arg, open_index
 from livelab.commands.scenario import add_scenario_args, load_from_args
+from livelab.errors import LabError
 
 
 def register(sub: Any) -> None:
@@ -22,6 +24,8 @@ def register(sub: Any) -> None:
         "--replications", type=int, metavar="N", help="override scenario.replications"
     )
     parser.add_argument("--no-plots", action="store_true", help="skip plots/*.png")
+    parser.add_argument("--no-record", action="store_true", help="do not add to the run index")
+    add_index_arg(parser)
     parser.set_defaults(func=_simulate)
 
 
@@ -61,6 +65,11 @@ def _simulate(args: argparse.Namespace) -> int:
         f"retention_30s {value('retention_30s', '.1%')}, {len(results)} replication(s)"
     )
     print(f"run directory: {out}  (summary: {out / 'summary.md'})")
+    if not args.no_record:
+        try:  # `livelab runs list` and `--baseline NAME` find the run through the index
+            open_index(args.index).record(out)
+        except LabError as exc:  # the run directory stands even if the index cannot take it
+            print(f"livelab simulate: not recorded in the run index: {exc}", file=sys.stderr)
     return 0
 
 

@@ -141,3 +141,25 @@ SHIPPED = sorted(p for p in SCENARIO_DIR.glob("*.toml") if p.name != "presets.to
 def test_every_shipped_scenario_is_valid_and_says_what_it_is_for(path: Path) -> None:
     load_scenario(path)
     assert path.read_text().startswith("#"), "each scenario opens with a header comment"
+
+
+def test_cli_check_rejects_malformed_gates(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["scenario", "check", str(DEMO), "--set", 'gates.retention_30s="about half"'])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "gates.retention_30s = 'about half'" in err and "expected OP NUMBER" in err
+
+
+def test_simulate_records_the_run_in_the_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = tmp_path / "index.sqlite"
+    out = tmp_path / "run"
+    argv = ["simulate", str(DEMO), "--out", str(out), "--no-plots", "--index", str(index)]
+    assert main([*argv, "--set", "markets.ID.audience=500"]) == 0
+    capsys.readouterr()
+    assert main(["runs", "list", "--json", "--index", str(index)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(r["scenario"], r["kind"], Path(r["path"])) for r in listed] == [
+        ("demo", "model", out.resolve())
+    ]
