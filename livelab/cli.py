@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from livelab import __version__, commands
-from livelab.errors import LabError
+from livelab.errors import ConfigError, LabError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except ConfigError as exc:
+        # One line per problem, each starting with the file (or --set) it is about.
+        print(str(exc) if exc.problems else f"livelab: {exc}", file=sys.stderr)
+        return exc.exit_code
     except LabError as exc:
-        print(f"livelab: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
+        print(f"livelab: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("livelab: interrupted", file=sys.stderr)

@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 __all__ = ["PRESETS", "Behavior", "BehaviorOverrides", "PresetName", "preset", "preset_for_market"]
 
@@ -25,6 +25,10 @@ _MARKET_PRESET: dict[str, PresetName] = {
     "SA": "me", "AE": "me",
     "GB": "west", "DE": "west", "US-E": "west", "US-W": "west", "BR": "west",
 }  # fmt: skip
+
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+INCENTIVES = ("interest", "social", "honour")
 
 
 class Behavior(BaseModel):
@@ -48,8 +52,8 @@ class Behavior(BaseModel):
     trust_min: float = Field(gt=0, le=600, description="minutes of watching to build trust")
     aov_usd: float = Field(gt=0, le=100000, description="average order value, USD")
     payment_success: float = Field(ge=0, le=1, description="payment success, fraction")
-    share_prob: dict[Literal["interest", "social", "honour"], float] = Field(
-        description="chance a viewer shares, per incentive mode"
+    share_prob: dict[Literal["interest", "social", "honour"], Probability] = Field(
+        description="chance a viewer shares, per incentive mode (all three modes)"
     )
     invites_per_share: float = Field(ge=0, le=100, description="invites sent per share")
     invite_conversion: float = Field(ge=0, le=1, description="invite → arrival, fraction")
@@ -105,6 +109,14 @@ class Behavior(BaseModel):
     )
     referred_churn_cut: float = Field(ge=0, le=1, description="referred churn lower by, fraction")
     referred_value_boost: float = Field(ge=1, le=5, description="referred order value ×")
+
+    @field_validator("share_prob")
+    @classmethod
+    def _every_mode(cls, value: dict[str, float]) -> dict[str, float]:
+        missing = [mode for mode in INCENTIVES if mode not in value]
+        if missing:
+            raise ValueError(f"needs a share chance for every incentive mode; missing {missing}")
+        return value
 
 
 def _all_optional(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:

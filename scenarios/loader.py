@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from livelab.errors import Problem, ScenarioError
+from livelab.errors import Problem, ProfileError, ScenarioError
 from scenarios.schema import Scenario
 
 __all__ = [
@@ -100,9 +100,29 @@ def scenario_from_dict(
     for key, value in overrides:
         apply_override(raw, key, value)
     try:
-        return Scenario.model_validate(raw)
+        scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         raise ScenarioError(_problems(exc, raw, source)) from None
+    _check_profiles(scenario, source)
+    return scenario
+
+
+def _check_profiles(scenario: Scenario, source: str) -> None:
+    """Every network profile a market names must load; one problem line per bad name."""
+    from netem_profiles import load_profile  # data only; kept lazy to keep the loader light
+
+    problems = []
+    for market in scenario.markets:
+        names = {"backbone": market.backbone or f"{scenario.stream.origin}-{market.code}"}
+        names.update({f"lastmile.{kind}": name for kind, name in market.lastmile.items()})
+        for field, name in names.items():
+            try:
+                load_profile(name)
+            except ProfileError as exc:
+                allowed = exc.problems[0].allowed if exc.problems else str(exc)
+                problems.append(Problem(source, f"markets.{market.code}.{field}", name, allowed))
+    if problems:
+        raise ScenarioError(problems)
 
 
 def load_scenario(

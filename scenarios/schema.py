@@ -209,7 +209,10 @@ class Market(_Strict):
     def resolved_behavior(self) -> Behavior:
         """The preset with this market's overrides laid over it."""
         values = preset(self.preset_name())
-        values.update(self.behavior.model_dump(exclude_none=True))
+        overrides = self.behavior.model_dump(exclude_none=True)
+        # A partial share_prob table overrides only the modes it names.
+        overrides["share_prob"] = {**values["share_prob"], **overrides.get("share_prob", {})}
+        values.update(overrides)
         return Behavior(**values)
 
 

@@ -163,3 +163,28 @@ def test_simulate_records_the_run_in_the_index(
     assert [(r["scenario"], r["kind"], Path(r["path"])) for r in listed] == [
         ("demo", "model", out.resolve())
     ]
+
+
+def test_unknown_profiles_are_named_by_field_at_load() -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(DEMO, ['markets.ID.backbone="hk-XX"', 'markets.GB.lastmile={ "4g" = "6g" }'])
+    lines = str(info.value).splitlines()
+    assert [line.split(" = ")[0] for line in lines] == [
+        f"{DEMO}: markets.ID.backbone",
+        f"{DEMO}: markets.GB.lastmile.4g",
+    ]
+    assert "did you mean" in lines[0]
+
+
+def test_partial_share_table_overrides_only_the_modes_it_names() -> None:
+    scenario = load_scenario(DEMO, ["markets.ID.behavior.share_prob={ interest = 0.3 }"])
+    shares = scenario.market("ID").resolved_behavior().share_prob
+    preset_shares = load_scenario(DEMO).market("ID").resolved_behavior().share_prob
+    assert shares == {**preset_shares, "interest": 0.3}
+    with pytest.raises(ScenarioError, match=r"share_prob.interest = 1.3: must be ≤ 1"):
+        load_scenario(DEMO, ["markets.ID.behavior.share_prob={ interest = 1.3 }"])
+
+
+def test_a_single_problem_prints_like_many(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scenario", "check", str(DEMO), "--set", "markets.ID.audience=-1"]) == 2
+    assert capsys.readouterr().err == f"{DEMO}: markets.ID.audience = -1: must be ≥ 0\n"
