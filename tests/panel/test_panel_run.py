@@ -91,8 +91,16 @@ def test_cli_writes_panel_timeseries_and_metrics(stack_url, tmp_path):
     assert rows and set(rows[0]) == {
         "second", "profile", "viewers_connected", "fps", "bitrate_kbps", "g2g_p50_ms", "freezes",
     }  # fmt: skip
-    busy = [r for r in rows if int(r["viewers_connected"]) == 3]
-    assert busy and all(float(r["fps"]) > 5 for r in busy[1:-1])
+    for profile in ("delay 0ms", "delay 40ms 5ms loss 1%"):
+        # Whole seconds with all three of the profile's viewers watching (not the partial first
+        # and last). A lossy viewer may stall for a second while it waits for a keyframe, so the
+        # lossy profile is judged by its median; the clean one never drops below 5 fps.
+        busy = [r for r in rows if r["profile"] == profile and int(r["viewers_connected"]) == 3]
+        fps = sorted(float(r["fps"]) for r in busy[1:-1])
+        assert len(fps) >= 5, (profile, busy)
+        assert fps[len(fps) // 2] > 12, (profile, fps)
+        if profile == "delay 0ms":
+            assert fps[0] > 5, fps
 
 
 def test_stop_event_ends_early_with_partial_results_and_no_orphans(stack_url, tmp_path):
