@@ -5,7 +5,6 @@ Plain standard-library HTTP (urllib), so the orchestrator needs neither gevent n
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 import urllib.error
@@ -15,18 +14,14 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from livelab.errors import ConfigError, Problem, TargetError
+from netem_profiles import netio
 
 __all__ = ["HealthMonitor", "check_allowed", "fetch", "is_loopback", "wait_healthy"]
 
 
 def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """True when the URL's host is localhost or a loopback address."""
+    return netio.is_loopback(urlsplit(url).hostname or "")
 
 
 def check_allowed(url: str, allow_remote: bool) -> None:
