@@ -219,22 +219,27 @@ def compare_variants(
             pairs = _pairs(values[name][key], values[base][key])
             if not pairs:
                 continue
-            mean, ci = paired_interval([x - y for x, y in pairs], confidence)
-            diffs.append(
-                Difference(
-                    scope=key[0],
-                    figure=key[1],
-                    variant=name,
-                    baseline=base,
-                    base_mean=float(np.mean([y for _, y in pairs])),
-                    variant_mean=float(np.mean([x for x, _ in pairs])),
-                    diff=mean,
-                    ci95=ci,
-                    n=len(pairs),
-                    significant=_excludes_zero(ci),
-                )
-            )
+            diffs.append(_difference(key, name, base, pairs, confidence))
     return Comparison(names, replications, confidence, levels, tuple(diffs), values)
+
+
+def _difference(
+    key: Key, variant: str, baseline: str, pairs: Sequence[tuple[float, float]], confidence: float
+) -> Difference:
+    """`variant − baseline` for `key` from (variant, baseline) value pairs, one per replication."""
+    mean, ci = paired_interval([x - y for x, y in pairs], confidence)
+    return Difference(
+        scope=key[0],
+        figure=key[1],
+        variant=variant,
+        baseline=baseline,
+        base_mean=float(np.mean([y for _, y in pairs])),
+        variant_mean=float(np.mean([x for x, _ in pairs])),
+        diff=mean,
+        ci95=ci,
+        n=len(pairs),
+        significant=_excludes_zero(ci),
+    )
 
 
 @dataclass(frozen=True)
@@ -283,21 +288,7 @@ def recommend(comparison: Comparison, objective: str) -> list[Recommendation]:
             if rival == best or rival not in means:
                 continue
             pairs = _pairs(comparison.values[best][key], comparison.values[rival][key])
-            mean, ci = paired_interval([x - y for x, y in pairs], comparison.confidence)
-            margins.append(
-                Difference(
-                    scope=scope,
-                    figure=objective,
-                    variant=best,
-                    baseline=rival,
-                    base_mean=float(np.mean([y for _, y in pairs])),
-                    variant_mean=float(np.mean([x for x, _ in pairs])),
-                    diff=mean,
-                    ci95=ci,
-                    n=len(pairs),
-                    significant=_excludes_zero(ci),
-                )
-            )
+            margins.append(_difference(key, best, rival, pairs, comparison.confidence))
         out.append(Recommendation(scope, objective, best, means[best], tuple(margins)))
     if not out:
         raise ValueError(f"no variant reports the objective {objective!r}")
