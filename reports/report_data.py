@@ -187,15 +187,20 @@ def _strings(arr: npt.NDArray[Any] | None, n: int) -> npt.NDArray[np.str_]:
     return np.asarray(arr).astype(str)
 
 
-def _read_samples(path: Path, notes: list[str]) -> dict[str, SampleSet]:
+def _load_arrays(path: Path, notes: list[str]) -> dict[str, npt.NDArray[Any]]:
+    """Every array in an `.npz` file; `{}` (with a note) when it is missing or unreadable."""
     if not path.exists():
         return {}
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {k: np.asarray(data[k]) for k in data.files}
+            return {k: np.asarray(data[k]) for k in data.files}
     except (OSError, ValueError) as exc:
-        notes.append(f"samples.npz unreadable: {exc}")
+        notes.append(f"{path.name} unreadable: {exc}")
         return {}
+
+
+def _read_samples(path: Path, notes: list[str]) -> dict[str, SampleSet]:
+    arrays = _load_arrays(path, notes)
     out: dict[str, SampleSet] = {}
     for key in arrays:
         if not key.endswith(".t_s"):
@@ -249,14 +254,7 @@ def _read_locust(path: Path, shift_s: float, notes: list[str]) -> dict[str, Samp
 
 def _read_npz(path: Path, notes: list[str]) -> dict[str, npt.NDArray[Any]]:
     """The per-viewer arrays, with `market` (and `profile`) turned into strings."""
-    if not path.exists():
-        return {}
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: np.asarray(data[k]) for k in data.files}
-    except (OSError, ValueError) as exc:
-        notes.append(f"{path.name} unreadable: {exc}")
-        return {}
+    arrays = _load_arrays(path, notes)
     time_key = next((k for k in _TIME_KEYS if k in arrays), None)
     if time_key is not None and "market" in arrays:
         n = arrays[time_key].size
