@@ -27,18 +27,12 @@ from scipy import stats
 
 from livelab.errors import GateError
 from reports.gates import Gate, Verdict
+from reports.gates_k6 import RATE_METRICS
 from reports.gates_observe import observe, resolve_window
 from reports.report_data import RunData
 
 __all__ = ["RATE_METRICS", "Test", "higher_is_worse", "regression"]
 
-RATE_METRICS = frozenset(
-    {
-        "abandon_before_start", "retention_3s", "retention_30s", "retention_5m",
-        "conversion_rate", "referred_share", "return_rate", "repurchase_rate",
-        "interaction_rate", "error_rate",
-    }
-)  # fmt: skip
 _HIGHER_WORSE_PREFIXES = ("freeze", "packet_loss", "jitter", "error", "abandon", "cac", "loop_lag")
 
 

@@ -259,7 +259,7 @@ class Scenario(_Strict):
     markets: list[Market] = Field(min_length=1)
     infra: Infra = Field(default_factory=Infra)
     variants: list[Variant] = Field(default_factory=list)
-    gates: dict[str, str | dict[str, Any]] = Field(
+    gates: dict[str, str | dict[str, Any] | list[str | dict[str, Any]]] = Field(
         default_factory=dict, description="thresholds, evaluated by `livelab gate`"
     )
     load: Load = Field(default_factory=Load, description="`livelab run` settings")
