@@ -1,7 +1,8 @@
 """Judge one run: every threshold of `[gates]`, every regression against a baseline, validity.
 
 Pure: takes parsed data, returns a frozen `GateResult` whose `exit_code` is the CLI's — 0 every
-gate passed, 1 a gate failed, 3 the run itself is invalid (e.g. its generator saturated).
+gate passed, 1 a gate failed (a run stopped by an `abortOnFail` threshold has failed), 3 the
+run itself is invalid (e.g. its generator saturated).
 Configuration problems (exit 2) are raised as `GateError` before any judging happens.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from livelab.errors import GateError, Problem
 from reports.gates import Verdict, parse_gates
+from reports.gates_abort import abort_verdicts
 from reports.gates_observe import evaluate_all
 from reports.gates_regress import regression
 from reports.report_data import RunData
@@ -68,7 +70,7 @@ def judge(
     if not gates:
         raise GateError([Problem(source, "gates", {}, "no [gates] table; nothing to judge")])
     parsed = parse_gates(gates, source)
-    verdicts = evaluate_all(parsed, run, source)
+    verdicts = abort_verdicts(run.metrics) + evaluate_all(parsed, run, source)
     if baseline is not None:
         verdicts += [regression(g, run, baseline, max_regression, alpha, source) for g in parsed]
     notes = [str(n) for n in run.metrics.get("meta", {}).get("notes", [])] + list(run.notes)

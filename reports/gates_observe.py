@@ -18,7 +18,7 @@ from livelab.errors import GateError, Problem
 from reports.gates import MINI_PEAK_KINDS, Gate, Verdict, Window, problem
 from reports.report_data import RunData, SampleSet
 
-__all__ = ["evaluate", "evaluate_all", "observe", "resolve_window"]
+__all__ = ["evaluate", "evaluate_all", "observe", "resolve_window", "stat_of"]
 
 
 class _Missing(Exception):
@@ -61,7 +61,9 @@ def _entry(gate: Gate, doc: Mapping[str, Any]) -> Mapping[str, Any]:
     return entry
 
 
-def _stat_of(values: np.ndarray[Any, np.dtype[np.float64]], stat: str) -> float | None:
+def stat_of(values: np.ndarray[Any, np.dtype[np.float64]], stat: str) -> float | None:
+    """`n`, `mean`, `min`, `max` or `pNN` (numpy's linear percentile) of `values`; None when
+    there are none (except `n`)."""
     if stat == "n":
         return float(values.size)
     if values.size == 0:
@@ -104,7 +106,7 @@ def _from_document(gate: Gate, run: RunData) -> float | None:
             have = ", ".join(sorted(entry))
             raise _Missing(f"metric {gate.metric!r} has no {stat!r} (has {have})")
         chosen = samples.select(market=gate.market, profile=gate.profile)
-        value = _stat_of(chosen.good_values(), stat)
+        value = stat_of(chosen.good_values(), stat)
     if value is None:
         return None
     if not isinstance(value, int | float):
@@ -156,7 +158,7 @@ def _from_window(gate: Gate, run: RunData, window: Window) -> float | None:
         if stat is None or stat in ("value", "lo", "hi"):
             raise _Missing(f"{gate.metric} over a window is a distribution; name p95, mean, …")
         chosen = samples.select(market=gate.market, profile=gate.profile, start_s=start, end_s=end)
-        return _stat_of(chosen.good_values(), stat)
+        return stat_of(chosen.good_values(), stat)
     return _from_timeseries(gate, run, start, end)
 
 
@@ -190,7 +192,7 @@ def _from_timeseries(gate: Gate, run: RunData, start: float, end: float) -> floa
     stat = gate.stat or ("max" if gate.metric == "peak_concurrent" else "mean")
     if stat in ("value", "lo", "hi"):
         stat = "max" if gate.metric == "peak_concurrent" else "mean"
-    return _stat_of(per_step, stat)
+    return stat_of(per_step, stat)
 
 
 def observe(gate: Gate, run: RunData, source: str = "<gates>") -> float | None:

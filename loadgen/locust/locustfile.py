@@ -11,6 +11,7 @@ Every measurement is a Locust request event whose *type* is the viewer's market 
 `samples.json` (see `loadgen.locust.samples`).
 """
 
+from loadgen.locust import abort as _abort  # noqa: F401  (abortOnFail gates: --livelab-abort)
 from loadgen.locust import runtime as _runtime  # noqa: F401  (registers options and events)
 from loadgen.locust.shape import PlanShape
 from loadgen.locust.viewer import Viewer

@@ -60,6 +60,7 @@ class Runtime:
         self.linger_s = 5.0
         self.out: Path | None = None
         self.finalised = False
+        self.extra_notes: dict[str, Any] = {}  # e.g. "aborted" (loadgen.locust.abort)
 
     # --- set-up ---------------------------------------------------------------------------
     def setup(self, env: Environment) -> None:
@@ -206,7 +207,12 @@ class Runtime:
         tmp = self.out / "live.json.tmp"
         tmp.write_text(json.dumps(live))
         tmp.replace(self.out / "live.json")
-        self.book.notes = {**totals, "scripts": len(self.plan.scripts), "final": final}
+        self.book.notes = {
+            **totals,
+            "scripts": len(self.plan.scripts),
+            "final": final,
+            **self.extra_notes,
+        }
         self.book.save(self.out / "samples.json")
 
     def _write_loop(self) -> None:

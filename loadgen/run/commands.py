@@ -62,6 +62,7 @@ class LocustSpec:
     linger_s: float = 5.0
     stop_timeout_s: float = 15.0
     relays: Path | None = None
+    abort: Path | None = None  # abortOnFail gates for the master (loadgen.run.abort)
 
 
 def _common(spec: LocustSpec, workers: int) -> list[str]:
@@ -90,6 +91,8 @@ def locust_commands(spec: LocustSpec) -> dict[str, list[str]]:
         "--json-file", str(spec.out / "stats"),
         "--html", str(spec.out / "report.html"),
     ]  # fmt: skip
+    if spec.abort is not None:
+        main += ["--livelab-abort", str(spec.abort)]
     if spec.web:
         main += ["--autostart", "--autoquit", "10", "--web-host", "127.0.0.1",
                  "--web-port", str(spec.web_port)]  # fmt: skip

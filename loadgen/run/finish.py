@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from loadgen.locust.samples import SampleBook, read_samples
+from loadgen.run.abort import abort_notes
 from loadgen.run.closed_loop import measured_qoe, scenario_with_qoe
 from loadgen.run.measured import experience
 
@@ -112,6 +113,7 @@ def finish(r: _Run, *, interrupted: bool) -> RunOutcome:
         max_start_lag_ms=r.load.max_start_lag_s * 1000.0,
         interrupted=interrupted,
     )
+    notes += abort_notes(book.notes)  # k6's abortOnFail stopped the load
     outages = r.monitor.outages if r.monitor else []
     notes += [
         f"target down from {a} s to {b if b is not None else 'the end'} s" for a, b in outages

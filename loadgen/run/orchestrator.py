@@ -224,6 +224,9 @@ class _Run:
         return path
 
     def start_load(self) -> None:
+        from loadgen.run.abort import write_abort_spec
+
+        abort = write_abort_spec(self.scenario.gates, self.out, self.scenario.scenario.name)
         relays = self.start_relays()
         self.status.phase = "load"
         locust_out = self.out / "locust"
@@ -233,7 +236,7 @@ class _Run:
             host=self.base_url, plan=self.out / "plan.json", out=locust_out, room=self.opts.room,
             workers=workers, external_workers=self.opts.external_workers,
             master_port=self.opts.master_port, web=self.opts.web, web_port=_free_port(),
-            stop_timeout_s=self.load.drain_s + 5, relays=relays,
+            stop_timeout_s=self.load.drain_s + 5, relays=relays, abort=abort,
         )  # fmt: skip
         cmds = locust_commands(spec)
         for name, cmd in cmds.items():

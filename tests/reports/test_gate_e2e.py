@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,9 +20,11 @@ from scenarios import SCENARIO_DIR
 CI_SMOKE = SCENARIO_DIR / "ci_smoke.toml"
 
 
-def _gate(tmp_path: Path, *extra: str) -> tuple[int, dict[str, object], float]:
+def _gate(
+    tmp_path: Path, *extra: str, scenario: Path = CI_SMOKE
+) -> tuple[int, dict[str, Any], float]:
     out = tmp_path / "gate"
-    cmd = [sys.executable, "-m", "livelab", "gate", str(CI_SMOKE), "--out", str(out),
+    cmd = [sys.executable, "-m", "livelab", "gate", str(scenario), "--out", str(out),
            "--index", str(tmp_path / "index.sqlite"), *extra]  # fmt: skip
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=420, check=False)
@@ -58,3 +61,34 @@ def test_ci_smoke_fails_on_chat_rtt_with_a_slow_stack(tmp_path: Path) -> None:
         json.loads((tmp_path / "gate" / "gate.json").read_bytes())["verdicts"]
         == json.loads(first)["verdicts"]
     )
+
+
+@pytest.mark.slow
+def test_abort_on_fail_stops_a_slow_run_early(tmp_path: Path) -> None:
+    """k6's abortOnFail: chat delayed 800 ms fails `p(95)<600` in the first seconds of load;
+    the Locust master stops the load there, the run says why, and the gate fails (exit 1)."""
+    scenario = tmp_path / "abort_smoke.toml"
+    gate = '"chat_rtt_ms" = { threshold = "p(95)<600", abortOnFail = true, delayAbortEval = "3s" }'
+    scenario.write_text(CI_SMOKE.read_text("utf-8") + gate + "\n", "utf-8")
+    code, result, elapsed = _gate(
+        tmp_path, "--fault", "chat_delay_ms=800", "--set", "load.panel_viewers=0", "--no-report",
+        scenario=scenario,
+    )  # fmt: skip
+    assert (code, result["status"]) == (1, "fail"), result
+    aborted = [v for v in result["verdicts"] if v["kind"] == "abort"]
+    assert [(v["key"], v["expr"], v["passed"]) for v in aborted] == [
+        ("chat_rtt_ms", "p(95)<600", False)
+    ]
+    assert aborted[0]["observed"] >= 800
+    meta = json.loads((tmp_path / "gate" / "metrics.json").read_text())["meta"]
+    assert meta["valid"], meta["notes"]
+    assert any(n.startswith("aborted: chat_rtt_ms p(95)<600 failed after") for n in meta["notes"])
+    abort_t = meta["generator"]["aborted"]["t_s"]
+    # Judged every 2 s once 3 s of load have passed; the plan replays 60 s.
+    samples = json.loads((tmp_path / "gate" / "locust" / "samples.json").read_text())
+    last = max(row[5] for row in samples["rows"])
+    plan_s = json.loads((tmp_path / "gate" / "plan.json").read_text())["duration_s"]
+    print(f"\naborted at {abort_t:.1f} s of a {plan_s:.0f}-s plan; last sample {last:.1f} s; "
+          f"whole gate {elapsed:.0f} s")  # fmt: skip
+    assert 3.0 < abort_t < 30.0
+    assert last < abort_t + 20.0 < plan_s
