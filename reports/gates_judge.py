@@ -34,6 +34,8 @@ class GateResult:
     max_regression: float | None = None
     alpha: float = 0.05
     notes: tuple[str, ...] = field(default_factory=tuple)
+    elapsed_s: float | None = None  # the run's wall time (run.json), for junit.xml
+    created_utc: str | None = None  # when the run was made (run.json), for junit.xml
 
     @property
     def failed(self) -> tuple[Verdict, ...]:
@@ -89,4 +91,11 @@ def judge(
         max_regression=max_regression if baseline is not None else None,
         alpha=alpha,
         notes=tuple(notes),
+        elapsed_s=_number(run.info.get("elapsed_s")),
+        created_utc=str(run.info["created_utc"]) if run.info.get("created_utc") else None,
     )
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return float(value) if ok else None

@@ -45,20 +45,34 @@ def gate_json(result: GateResult) -> str:
 
 
 def junit_xml(result: GateResult) -> str:
-    """JUnit XML for CI: one test case per verdict; an invalid run adds an erroring case."""
+    """JUnit XML for CI: a `run validity` test case (an error when the run is invalid) whose
+    `time` is the run's wall time, then one test case per verdict. A verdict's `time` is 0: it
+    reads figures the run already measured, so the run's case carries all the time and the
+    cases add up to the suite's `time` (CI systems sum them)."""
+    seconds = f"{result.elapsed_s or 0.0:.3f}"
     suite = ET.Element(
         "testsuite",
         name="livelab gate",
-        tests=str(len(result.verdicts) + (result.status == "invalid")),
+        tests=str(len(result.verdicts) + 1),
         failures=str(len(result.failed)),
         errors=str(int(result.status == "invalid")),
+        skipped="0",
+        time=seconds,
     )
+    if result.created_utc:
+        suite.set("timestamp", result.created_utc.removesuffix("Z").split("+")[0])
+    case = ET.SubElement(
+        suite, "testcase", classname="gates.run", name="run validity", time=seconds
+    )
+    out = ET.SubElement(case, "system-out")
+    out.text = "\n".join([f"run {result.run or '?'}: {result.status}", *result.notes])
     if result.status == "invalid":
-        case = ET.SubElement(suite, "testcase", classname="gates.run", name="run validity")
         err = ET.SubElement(case, "error", message="the run is invalid; it cannot be judged")
         err.text = "\n".join(result.notes) or "meta.valid is false"
     for v in result.verdicts:
-        case = ET.SubElement(suite, "testcase", classname=f"gates.{v.kind}", name=_name(v))
+        case = ET.SubElement(
+            suite, "testcase", classname=f"gates.{v.kind}", name=_name(v), time="0.000"
+        )
         out = ET.SubElement(case, "system-out")
         out.text = _line(v)
         if not v.passed:
