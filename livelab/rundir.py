@@ -2,7 +2,7 @@
 
 Layout (later stages read these names):
 
-- `metrics.json` — DESIGN.md's one shape (`reports.metrics`); byte-identical for the same
+- `metrics.json` — docs/design.md's one shape (`reports.metrics`); byte-identical for the same
   scenario and seed: no timestamps, no paths inside;
 - `scenario.json` — the validated effective scenario (overrides and variant applied);
 - `run.json` — kind `"simulate"`, version, seed, scenario hash, command line, replications and

@@ -1,4 +1,4 @@
-"""The metric vocabulary and the one shape of `metrics.json` (DESIGN.md, "Metrics").
+"""The metric vocabulary and the one shape of `metrics.json` (docs/design.md, "Metrics").
 
 A scalar metric is `{"value": v}` (plus `"ci95": [lo, hi]` when replicated); a distribution is
 `{"p50", "p95", "p99", "mean", "n"}`. A document has `meta`, `overall`, `markets`, `profiles` and,

@@ -19,7 +19,7 @@ __all__ = ["PRESETS", "Behavior", "BehaviorOverrides", "PresetName", "preset", "
 PresetName = Literal["sea", "me", "west"]
 PRESETS: tuple[PresetName, ...] = ("sea", "me", "west")
 
-# Market code → preset, for markets that do not name one (DESIGN.md "Markets and their character").
+# Market code → preset for markets that name none (docs/design.md "Markets and their character").
 _MARKET_PRESET: dict[str, PresetName] = {
     "ID": "sea", "TH": "sea", "VN": "sea", "MY": "sea", "PH": "sea",
     "SA": "me", "AE": "me",

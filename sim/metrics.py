@@ -1,4 +1,4 @@
-"""`metrics.json` from model results, in DESIGN.md's one shape (via `reports.metrics`).
+"""`metrics.json` from model results, in docs/design.md's one shape (via `reports.metrics`).
 
 Business metrics are scalars (`sim.outcomes`), averaged over replications with a Student-t 95 %
 interval when there are several. Experience metrics are distributions pooled over replications,

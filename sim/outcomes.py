@@ -1,4 +1,4 @@
-"""Business outcomes of one replication, overall and per market (DESIGN.md's vocabulary).
+"""Business outcomes of one replication, overall and per market (docs/design.md's vocabulary).
 
 Definitions (all over arrivals = organic + referred viewers, unless said otherwise):
 

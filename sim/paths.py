@@ -4,7 +4,7 @@ The backbone is `markets[].backbone` or `{origin}-{code}`; the last mile is the 
 profile (`wifi`, `4g`, `5g`) or `markets[].lastmile[kind]`. In the market's congested evening
 hours (the `evening` profile's `congested_hours`, 20:00–23:00 local) fixed-line viewers use the
 `evening` last mile instead of `wifi`, and mobile viewers' bandwidth is scaled by the same
-evening/daytime ratio (CALIBRATION.md: evening congestion halves bandwidth). Profiles come from
+evening/daytime ratio (docs/calibration.md: evening congestion halves bandwidth). Profiles come from
 `netem_profiles`; this module only chooses and samples them.
 """
 

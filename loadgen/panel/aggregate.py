@@ -46,7 +46,7 @@ def _steady_g2g(raw: ViewerRaw, warmup_s: float) -> list[float]:
 
 
 def profile_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
-    """Metrics (DESIGN.md shape) for one group of viewers, plus panel extras under ``_extra``."""
+    """Metrics (docs/design.md shape) of one group of viewers; panel extras under ``_extra``."""
     ok = [r for r in raws if r.error is None]
     g2g: list[float] = []
     firsts: list[float] = []

@@ -4,8 +4,8 @@
   rates, freezes), per-process health and one entry per viewer (profile, kind, phases, stats);
 * ``panel_timeseries.csv``: second, profile, viewers_connected, fps, bitrate_kbps, g2g_p50_ms,
   freezes;
-* ``metrics.json``: DESIGN.md's shape (`reports.metrics`), overall and per profile (keyed by the
-  profile's name or inline spec), generator health (``loadgen_cpu`` in % of one core,
+* ``metrics.json``: docs/design.md's shape (`reports.metrics`), overall and per profile (keyed by
+  the profile's name or inline spec), generator health (``loadgen_cpu`` in % of one core,
   ``loop_lag_ms``) in ``overall``, ``meta.valid`` false with a note when a process saturated.
 """
 

@@ -1,4 +1,4 @@
-"""Measured experience in DESIGN.md's vocabulary, from Locust's exact samples and the panel.
+"""Measured experience in docs/design.md's vocabulary, from Locust's exact samples and the panel.
 
 Pure functions of data. Locust samples give `join_ms`, `chat_rtt_ms`, `answer_ms`, `order_ms`
 (plus `ws_connect_ms`, `vote_ack_ms`, `referral_ms`) and `error_rate` (failed / all requests),

@@ -74,7 +74,7 @@ def test_every_value_in_the_data_files_names_its_source() -> None:
 
 
 def test_backbone_rtts_follow_calibration_and_are_split_per_direction() -> None:
-    # RIPE Atlas 2025 country means from Hong Kong (CALIBRATION.md)
+    # RIPE Atlas 2025 country means from Hong Kong (docs/calibration.md)
     for market, rtt in {
         "ID": 56,
         "TH": 60,
@@ -289,7 +289,7 @@ def one_way_delays(direction: Direction, n: int = 50_000) -> np.ndarray:
 
 
 def test_wifi_last_mile_body_and_tail_match_calibration() -> None:
-    # CALIBRATION.md: home Wi-Fi adds 2-20 ms, with a tail >= 100 ms for ~10 % of packets.
+    # docs/calibration.md: home Wi-Fi adds 2-20 ms, with a tail >= 100 ms for ~10 % of packets.
     body = one_way_delays(load_profile("wifi").down)
     assert 2.0 <= 2 * np.median(body) <= 20.0  # round trip = both directions
     assert 2.0 <= 2 * body.mean() <= 20.0

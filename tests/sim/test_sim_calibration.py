@@ -1,4 +1,4 @@
-"""The model against CALIBRATION.md's figures (its last section), on controlled inputs.
+"""The model against docs/calibration.md's figures (its last section), on controlled inputs.
 
 Tolerances: ±2 percentage points for shares measured on ~20,000 viewers (binomial sd ≈ 0.3 pp,
 plus the linear law's rounding), ±0.04 for watch-time ratios. Each test names its source.

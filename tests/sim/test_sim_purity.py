@@ -1,4 +1,4 @@
-"""`sim/` stays pure: no I/O, network, wall clock or global random state (STYLE.md)."""
+"""`sim/` stays pure: no I/O, network, wall clock or global random state (docs/design.md)."""
 
 from __future__ import annotations
 
