@@ -72,12 +72,17 @@ class AbortWatch:
         return abort
 
     def loop(self) -> None:
-        while self.aborted is None:
-            gevent.sleep(EVAL_EVERY_S)
-            try:
+        """Judge every `EVAL_EVERY_S` s until an abort. A failure of the watch itself ends it
+        and is recorded (the run's note says the gates were not judged), never swallowed."""
+        try:
+            while self.aborted is None:
+                gevent.sleep(EVAL_EVERY_S)
                 self.check()
-            except (ValueError, ArithmeticError):  # a bad figure must not end the run silently
-                log.exception("livelab: could not judge the abortOnFail gates")
+        except gevent.GreenletExit:
+            raise
+        except Exception as exc:
+            log.exception("livelab: the abortOnFail watch failed")
+            self.runtime.extra_notes["abort_error"] = f"{type(exc).__name__}: {exc}"
 
 
 @events.init_command_line_parser.add_listener

@@ -30,8 +30,12 @@ def write_abort_spec(gates: Mapping[str, Any], out_dir: Path, source: str) -> Pa
 
 
 def abort_notes(generator: Mapping[str, Any]) -> list[str]:
-    """`["aborted: …"]` when the Locust master stopped the load on a failed gate."""
+    """`["aborted: …"]` when the Locust master stopped the load on a failed gate, and a note
+    when its watch failed (the abortOnFail gates were then not judged during the load)."""
+    notes = []
     aborted = generator.get("aborted")
     if isinstance(aborted, Mapping) and aborted.get("note"):
-        return [str(aborted["note"])]
-    return []
+        notes.append(str(aborted["note"]))
+    if generator.get("abort_error"):
+        notes.append(f"abortOnFail gates not judged during the load: {generator['abort_error']}")
+    return notes

@@ -130,3 +130,6 @@ def test_an_aborted_run_fails_its_gate(make_run: RunFactory) -> None:
     assert [v.kind for v in result.verdicts] == ["abort", "threshold"]
     assert result.notes[0].startswith("aborted: chat_rtt_ms p(95)<600")
     assert abort_notes({}) == [] and abort_verdicts({"meta": {}}) == []
+    assert abort_notes({"abort_error": "ValueError: x"}) == [
+        "abortOnFail gates not judged during the load: ValueError: x"
+    ]
