@@ -193,3 +193,17 @@ def test_a_scenario_file_takes_k6_lists_and_objects(make_scenario: Callable[[str
         ("chat_rtt_ms[1]", "mean", False, None),
         ("join_ms", "p99", True, 10.0),
     ]
+
+
+def test_the_syntax_example_in_docs_parses() -> None:
+    import re
+    import tomllib
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "gates.md").read_text("utf-8")
+    block = re.search(r"## Threshold syntax.*?```toml\n(.*?)```", text, re.S)
+    assert block is not None
+    gates = parse_gates(tomllib.loads(block.group(1))["gates"], "docs/gates.md")
+    assert len(gates) == 15  # 14 keys, one of them a list of two
+    by_key = {g.key: g for g in gates}
+    assert by_key["chat_rtt_ms"].stat == by_key["chat_rtt_ms.p95"].stat == "p95"
+    assert by_key["order_ms"].abort_on_fail and by_key["order_ms"].delay_abort_eval_s == 10.0
