@@ -55,15 +55,21 @@ class Histogram:
         self.total += value * times
         self.n += times
 
-    def family(self, name: str, help_text: str) -> HistogramMetricFamily:
-        """This histogram as a Prometheus metric family (buckets cumulative, `+Inf` = n)."""
-        cumulative: list[tuple[str, float]] = []
+    def cumulative(self) -> list[tuple[str, float]]:
+        """(`le` bound as Prometheus writes it, cumulative count) per bucket, `+Inf` last."""
+        out: list[tuple[str, float]] = []
         running = 0
         for bound, count in zip(self.buckets, self.counts, strict=False):
             running += count
-            cumulative.append((_le(bound), float(running)))
-        cumulative.append(("+Inf", float(self.n)))
-        return HistogramMetricFamily(name, help_text, buckets=cumulative, sum_value=self.total)
+            out.append((_le(bound), float(running)))
+        out.append(("+Inf", float(self.n)))
+        return out
+
+    def family(self, name: str, help_text: str) -> HistogramMetricFamily:
+        """This histogram as an unlabelled Prometheus metric family."""
+        return HistogramMetricFamily(
+            name, help_text, buckets=self.cumulative(), sum_value=self.total
+        )
 
 
 class Registry:
