@@ -17,7 +17,6 @@ __all__ = ["ANNOUNCE_WAIT_S", "live_metrics_line", "live_metrics_urls"]
 
 # Long enough for a child to start and import Locust or aiortc on a busy machine.
 ANNOUNCE_WAIT_S = 30.0
-_NAP_S = 0.05
 
 # Child name → (folder of the run directory it announces in, name in the printed line).
 _SERVERS = {"locust": ("locust", "loadgen"), "panel": ("panel", "panel")}
@@ -33,28 +32,25 @@ def live_metrics_urls(
     """Scrape URL by name, "stack" (the target's `/metrics`), "loadgen" and "panel", of those that
     announced one within `timeout_s` s; a child that exits first is left out."""
     urls = {"stack": f"{target_url.rstrip('/')}/metrics"}
-    waiting: dict[str, tuple[Child, Path, float]] = {}
+    # The children start together, so waiting for one after the other costs about the slowest.
+    deadline = clock() + timeout_s
     for name, (folder, key) in _SERVERS.items():
         child = children.items.get(name)
         if child is None:
             continue
         try:
             started = psutil.Process(child.proc.pid).create_time()
-        except psutil.Error:
+        except psutil.Error:  # already gone
             continue
-        waiting[key] = (child, out / folder, started)
-    deadline = clock() + timeout_s
-    while waiting:
-        for key, (child, where, started) in list(waiting.items()):
-            url = live_endpoint.read(where, not_before=started)
-            if url is not None:
-                urls[key] = url
-            if url is not None or not child.running:
-                del waiting[key]
-        if not waiting or clock() >= deadline:
-            break
-        time.sleep(_NAP_S)
+        left = max(deadline - clock(), 0.0)
+        url = live_endpoint.wait_for(out / folder, _alive(child), left, started, clock)
+        if url is not None:
+            urls[key] = url
     return urls
+
+
+def _alive(child: Child) -> Callable[[], bool]:
+    return lambda: child.running
 
 
 def live_metrics_line(children: Children, out: Path, target_url: str) -> str:
