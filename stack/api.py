@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from prometheus_client.aiohttp import make_aiohttp_handler
 
 from livelab.errors import ConfigError
 from stack.httperr import ApiError
@@ -131,13 +132,13 @@ def api_routes(server: StackServer) -> list[web.RouteDef]:
             }
         )
 
-    async def metrics(request: web.Request) -> web.Response:
-        return web.Response(
-            text=server.metrics.render(),
-            content_type="text/plain",
-            charset="utf-8",
-            headers={"X-Content-Type-Options": "nosniff"},
-        )
+    # prometheus_client writes the exposition and negotiates its format (text or OpenMetrics).
+    exposition = make_aiohttp_handler(server.metrics.registry)
+
+    async def metrics(request: web.Request) -> web.StreamResponse:
+        response = await exposition(request)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
     async def get_faults(request: web.Request) -> web.Response:
         server.authenticate_admin(request)

@@ -84,6 +84,14 @@ def register(sub: Any) -> None:
         action="store_true",
         help="permit a non-loopback target (prints what it will send where)",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=-1,
+        metavar="PORT",
+        help="serve live Prometheus metrics on 127.0.0.1:PORT while running (0: a free port, "
+        "printed and written to --out/live_metrics.url; default -1: off)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -94,6 +102,27 @@ def _probes(args: argparse.Namespace) -> int:
     if not 0 <= share <= 1:
         raise ConfigError([Problem("--probe-share", "", share, "a fraction in [0, 1]")])
     return int(max(1 if share > 0 else 0, round(share * args.viewers)))
+
+
+def _serve_live_metrics(port: int, out: str) -> Any:
+    """A serving `PanelLiveMetrics` (its URL printed and announced in `out`), or None."""
+    if port < 0:
+        return None
+    if port > 65535:
+        raise ConfigError([Problem("--metrics-port", "", port, "-1 (off), 0 (free) or 1-65535")])
+    from loadgen import live_endpoint
+    from loadgen.panel.live_metrics import PanelLiveMetrics
+
+    live = PanelLiveMetrics()
+    try:
+        url = live.serve(port)
+    except OSError as exc:
+        raise ConfigError(
+            [Problem("--metrics-port", "", port, f"a free port on 127.0.0.1 ({exc.strerror})")]
+        ) from None
+    live_endpoint.announce(out, url)
+    print(f"panel: live metrics on {url}", file=sys.stderr, flush=True)
+    return live
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -132,7 +161,12 @@ def _run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    result = run_panel(config, progress)
+    live = _serve_live_metrics(args.metrics_port, args.out)
+    try:
+        result = run_panel(config, progress, live=live.update if live else None)
+    finally:
+        if live is not None:
+            live.close()
     paths = write_outputs(result, args.out)
     ok = sum(1 for v in result.viewers if v.error is None)
     wrote = ", ".join(str(p) for p in paths.values())

@@ -49,6 +49,7 @@ class Runtime:
         self.codes: list[str] = []
         self.relays: dict[str, str] = {}
         self.active = 0
+        self.active_by_market: dict[str, int] = {}
         self.started = 0
         self.finished = 0
         self.votes_skipped = 0
@@ -138,6 +139,7 @@ class Runtime:
         self.cpu_max = max(self.cpu_max, cpu)
         return {
             "active": self.active,
+            "active_by_market": dict(self.active_by_market),
             "started": self.started,
             "finished": self.finished,
             "votes_skipped": self.votes_skipped,
@@ -167,8 +169,13 @@ class Runtime:
         self.worker_status[str(msg.node_id)] = dict(data.get("status", {}))
 
     # --- outputs (master or local) --------------------------------------------------------
+    def statuses(self) -> dict[str, dict[str, Any]]:
+        """Status by process of every process playing scripts: the workers' (by Locust node
+        id), or this one's ("local")."""
+        return dict(self.worker_status) or {"local": self._status()}
+
     def totals(self) -> dict[str, Any]:
-        statuses = list(self.worker_status.values()) or [self._status()]
+        statuses = list(self.statuses().values())
         if self.worker_status and self.env is not None:
             # The master's own record of a worker CPU warning (Locust logs it there).
             warned = bool(getattr(self.env.runner, "worker_cpu_warning_emitted", False))

@@ -56,6 +56,8 @@ class Viewer(User):
         RUNTIME.health(script, "start_lag_ms", RUNTIME.now_s() - script.start_s)
         RUNTIME.started += 1
         RUNTIME.active += 1
+        by_market = RUNTIME.active_by_market
+        by_market[script.market] = by_market.get(script.market, 0) + 1
 
         def report(metric: str, value_ms: float, ok: bool, error: str | None) -> None:
             RUNTIME.report(script, metric, value_ms, ok, error)
@@ -74,6 +76,7 @@ class Viewer(User):
             client.close(RUNTIME.linger_s, RUNTIME.stopping.is_set)
             RUNTIME.disconnects += client.disconnects
             RUNTIME.active -= 1
+            by_market[script.market] -= 1
             RUNTIME.finished += 1
 
     def _run_actions(self, client: ViewerClient, script: Script) -> None:

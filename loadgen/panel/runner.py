@@ -62,12 +62,15 @@ def run_panel(
     progress: Callable[[dict[str, Any]], None] | None = None,
     *,
     stop_event: threading.Event | None = None,
+    live: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> PanelResult:
     """Run the panel described by ``config``; returns when done, stopped or interrupted.
 
     ``progress`` receives ``{"elapsed_s", "connected", "frames", "processes"}`` about once a
-    second. Setting ``stop_event`` (from another thread) ends the run early with partial
-    results; so does Ctrl-C, after which the result has ``interrupted=True``.
+    second; ``live`` receives (process, what changed) from every process's report (see
+    `loadgen.panel.live_metrics`), each one. Setting ``stop_event`` (from another thread) ends
+    the run early with partial results; so does Ctrl-C, after which the result has
+    ``interrupted=True``.
     Raises `ConfigError` for a non-loopback target without ``allow_remote``.
     """
     check_target(config.whep_url, config.allow_remote)
@@ -135,6 +138,8 @@ def run_panel(
             kind, proc_i = msg[0], msg[1]
             if kind == "progress":
                 per_proc[proc_i] = msg[2]
+                if live is not None and "live" in msg[2]:
+                    live(proc_i, msg[2]["live"])
                 if progress is not None and now - last_progress >= 1.0:
                     last_progress = now
                     progress(

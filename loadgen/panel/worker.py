@@ -20,6 +20,7 @@ from typing import Any
 
 from loadgen.panel.config import PanelConfig
 from loadgen.panel.health import HealthMonitor
+from loadgen.panel.live_metrics import LiveTracker
 from loadgen.panel.viewer import Viewer, ViewerRaw, ViewerSpec, wall_ms
 
 __all__ = ["worker_main"]
@@ -84,7 +85,9 @@ async def _run(
         # Health covers the watching, not the teardown (100 peer connections closing at once).
         loop = asyncio.get_running_loop()
         stop_health = loop.call_later(max(0.0, (stop_at - wall_ms()) / 1000.0), monitor.halt)
-        watcher = asyncio.ensure_future(_watch(process, viewers, results, stop, stop_event))
+        watcher = asyncio.ensure_future(
+            _watch(process, viewers, results, stop, stop_event, monitor)
+        )
         raws = list(await asyncio.gather(*tasks))
         stop_health.cancel()
         gc_task.cancel()
@@ -121,9 +124,16 @@ async def _freeze_gc(until_s: float, every_s: float = 1.0) -> None:
 
 
 async def _watch(
-    process: int, viewers: list[Viewer], results: Any, stop: Any, stop_event: asyncio.Event
+    process: int,
+    viewers: list[Viewer],
+    results: Any,
+    stop: Any,
+    stop_event: asyncio.Event,
+    monitor: HealthMonitor,
 ) -> None:
-    """Forward the parent's stop, and report progress every second."""
+    """Forward the parent's stop, and report progress (with what changed for the live
+    metrics) every second."""
+    tracker = LiveTracker()
     next_report = time.monotonic()
     while True:
         if stop.is_set():
@@ -133,5 +143,8 @@ async def _watch(
             next_report = now + PROGRESS_INTERVAL_S
             connected = sum(1 for v in viewers if v.raw.frame_ms and not v.raw.end_ms)
             frames = sum(len(v.raw.frame_ms) for v in viewers)
-            results.put(("progress", process, {"connected": connected, "frames": frames}))
+            live = tracker.report([v.raw for v in viewers], monitor.cpu_pct, monitor.lag_ms)
+            results.put(
+                ("progress", process, {"connected": connected, "frames": frames, "live": live})
+            )
         await asyncio.sleep(0.2)

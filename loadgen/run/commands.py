@@ -63,6 +63,7 @@ class LocustSpec:
     stop_timeout_s: float = 15.0
     relays: Path | None = None
     abort: Path | None = None  # abortOnFail gates for the master (loadgen.run.abort)
+    metrics_port: int = 0  # the master's live Prometheus metrics (0: a free port; -1: off)
 
 
 def _common(spec: LocustSpec, workers: int) -> list[str]:
@@ -90,6 +91,7 @@ def locust_commands(spec: LocustSpec) -> dict[str, list[str]]:
         "--csv", str(spec.out / "stats"), "--csv-full-history",
         "--json-file", str(spec.out / "stats"),
         "--html", str(spec.out / "report.html"),
+        "--livelab-metrics-port", str(spec.metrics_port),
     ]  # fmt: skip
     if spec.abort is not None:
         main += ["--livelab-abort", str(spec.abort)]
@@ -121,7 +123,10 @@ def panel_command(
     *,
     seed: int,
     allow_remote: bool = False,
+    metrics_port: int = 0,
 ) -> list[str]:
+    """`livelab panel` for the plan's panel; `metrics_port` for its live Prometheus metrics
+    (0: a free port; -1: off)."""
     mix = ",".join(f"{name}:{count}" for name, count in sorted(profiles.items()))
     viewers = sum(profiles.values())
     cmd = [
@@ -129,6 +134,7 @@ def panel_command(
         "--whep", whep_url, "--viewers", str(viewers), "--profiles", mix,
         "--duration", f"{duration_s:g}s", "--out", str(out),
         "--probes", str(min(probes, viewers)), "--processes", "1", "--seed", str(seed),
+        "--metrics-port", str(metrics_port),
     ]  # fmt: skip
     if allow_remote:
         cmd.append("--allow-remote")

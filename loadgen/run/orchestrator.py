@@ -36,6 +36,7 @@ from loadgen.run.commands import (
     relay_command,
     stack_command,
 )
+from loadgen.run.live_metrics import live_metrics_line
 from loadgen.run.procs import Children
 from loadgen.run.progress import Progress, Status
 from loadgen.run.target import HealthMonitor, check_allowed, fetch, wait_healthy
@@ -345,6 +346,7 @@ def run(
                 r.start_load()
                 if r.web_url:
                     progress.say(f"Locust web UI: {r.web_url}")
+                progress.say(live_metrics_line(r.children, r.out, r.base_url))
                 r.watch(progress)
                 r.status.phase = "measuring"
                 r.scrape()

@@ -31,7 +31,7 @@ async def token_for(session: aiohttp.ClientSession, base: str, viewer: str) -> s
         return str((await resp.json())["token"])
 
 
-def test_idempotency_key_replays_and_conflicts() -> None:
+def test_idempotency_key_replays_and_conflicts(prom_samples) -> None:
     async def main() -> None:
         async with running_stack(host="none") as base, aiohttp.ClientSession() as session:
             token = await token_for(session, base, "v1")
@@ -64,8 +64,9 @@ def test_idempotency_key_replays_and_conflicts() -> None:
                 assert r.status == 400 and (await r.json())["error"]["code"] == "missing_field"
             async with session.get(f"{base}/metrics") as resp:
                 text = await resp.text()
-            assert "livelab_stack_orders_total 1" in text
-            assert "livelab_stack_order_replays_total 1" in text
+            got = prom_samples(text)
+            assert got[("livelab_stack_orders_total", ())] == 1
+            assert got[("livelab_stack_order_replays_total", ())] == 1
 
     run(main())
 

@@ -132,18 +132,37 @@ def test_options_refuse_remote_bind_without_flag() -> None:
         StackOptions(host="browser", room="bad room!").validate()
 
 
-def test_metrics_render() -> None:
+def test_metrics_render_parses_back_exactly(prom_samples) -> None:
     reg = Registry()
     reg.counter("c_total", "a counter")
+    reg.counter("idle_total", "never counted")
     reg.inc("c_total", 2, code="x")
+    # A label value with a quote, a backslash and a newline must be escaped, not break the line.
+    reg.inc("c_total", 1, code='say "hi"\\ then\nbye')
+    reg.counter_fn("big_total", "a large integer", lambda: 1234567)
+    reg.counter_fn("huge_total", "beyond float32", lambda: 12345678901)
     reg.gauge("g", "a gauge", lambda: 3)
     hist = reg.histogram("lag_ms", "lag")
     hist.observe(7, times=2)
     hist.observe(300)
-    text = reg.render()
-    assert 'c_total{code="x"} 2' in text
-    assert "g 3" in text
-    assert 'lag_ms_bucket{le="5"} 0' in text
-    assert 'lag_ms_bucket{le="10"} 2' in text
-    assert 'lag_ms_bucket{le="+Inf"} 3' in text
-    assert "lag_ms_count 3" in text and "lag_ms_sum 314" in text
+    got = prom_samples(reg.render())
+    assert got[("c_total", (("code", "x"),))] == 2
+    assert got[("c_total", (("code", 'say "hi"\\ then\nbye'),))] == 1
+    assert got[("idle_total", ())] == 0  # a series exists before the first count
+    assert got[("big_total", ())] == 1234567  # not 1.23457e+06
+    assert got[("huge_total", ())] == 12345678901
+    assert got[("g", ())] == 3
+    assert got[("lag_ms_bucket", (("le", "5.0"),))] == 0
+    assert got[("lag_ms_bucket", (("le", "10.0"),))] == 2
+    assert got[("lag_ms_bucket", (("le", "250.0"),))] == 2
+    assert got[("lag_ms_bucket", (("le", "500.0"),))] == 3
+    assert got[("lag_ms_bucket", (("le", "+Inf"),))] == 3
+    assert got[("lag_ms_count", ())] == 3 and got[("lag_ms_sum", ())] == 314
+
+
+def test_registries_are_per_server() -> None:
+    first, second = Registry(), Registry()
+    for reg in (first, second):
+        reg.counter("same_total", "registered twice, in two registries")
+    first.inc("same_total")
+    assert "same_total 1.0" in first.render() and "same_total 0.0" in second.render()
