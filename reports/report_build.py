@@ -26,6 +26,7 @@ from reports.plots_qoe import (
     measured_vs_modelled,
     outcomes_figure,
 )
+from reports.report_commerce import commerce
 from reports.report_data import RunData, load_run
 from reports.report_html import PlotImage, render_html
 from reports.report_summary import render_summary
@@ -110,6 +111,12 @@ def write_report(
     notes = [str(n) for n in meta.get("notes", [])] + list(run.notes)
     headline = headline_rows(run.metrics)
     measured = measured_changes(run.metrics)
+    prom = root / "stack_metrics.prom" if root.is_dir() else None
+    path = commerce(
+        run,
+        plan=_read_json(root / "plan.json") if root.is_dir() else None,
+        stack_prom=prom.read_text("utf-8", "replace") if prom and prom.is_file() else None,
+    )
     images = []
     for key, plot_title, caption, fig in build_figures(run):
         images.append(PlotImage(key, plot_title, png_bytes(fig), caption, _has_data(fig)))
@@ -121,6 +128,7 @@ def write_report(
         plots=images,
         gate=gate if isinstance(gate, Mapping) else None,
         notes=notes,
+        commerce=path,
     )
     html_path = out / "report.html"
     html_path.write_text(page, "utf-8")
@@ -133,6 +141,7 @@ def write_report(
             measured=measured,
             gate=gate if isinstance(gate, Mapping) else None,
             notes=notes,
+            commerce=path,
         ),
         "utf-8",
     )

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reports.report_commerce import Commerce
+
 __all__ = ["PlotImage", "render_html"]
 
 _CSS = """
@@ -80,6 +82,7 @@ def render_html(
     plots: Sequence[PlotImage],
     gate: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
+    commerce: Commerce | None = None,
 ) -> str:
     """The whole page as text."""
     valid = bool(meta.get("valid", True))
@@ -105,6 +108,10 @@ def render_html(
     parts.append(_gate_section(gate))
     parts.append("<h2>Headline figures</h2>")
     parts.append(_table(*headline))
+    if commerce is not None:
+        parts.append('<h2 id="commerce">Commerce path</h2>')
+        parts.append(_table(commerce.header, commerce.rows))
+        parts += [f"<p>{html.escape(fact)}</p>" for fact in commerce.facts]
     if measured:
         rows = [
             [scope, metric, f"{a:.4g}", f"{b:.4g}", f"{(b - a) / a:+.1%}" if a else "—"]

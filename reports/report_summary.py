@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reports.report_commerce import Commerce
+
 __all__ = ["MAX_CHARS", "render_summary"]
 
 MAX_CHARS = 60_000
@@ -29,6 +31,7 @@ def render_summary(
     gate: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     report_name: str = "report.html",
+    commerce: Commerce | None = None,
 ) -> str:
     """Markdown text of the summary (always ≤ `MAX_CHARS`)."""
     valid = bool(meta.get("valid", True))
@@ -57,6 +60,9 @@ def render_summary(
             lines += ["", *_md_table(["gate", "expression", "observed", "p", "why"], rows)]
         lines.append("")
     lines += _md_table(*headline)
+    if commerce is not None:
+        lines += ["", "**Commerce path**", "", *_md_table(commerce.header, commerce.rows)]
+        lines += ["", *commerce.facts] if commerce.facts else []
     overall = [m for m in measured if m[0] == "overall"]
     if overall:
         changes = [

@@ -13,8 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["WINDOW_PATTERN", "Load"]
 
-# "peak", "full", or "START-END" in seconds from the stream start (e.g. "600-780").
-WINDOW_PATTERN = re.compile(r"^(peak|full|\d+(\.\d+)?-\d+(\.\d+)?)$")
+# "peak", "full", "START-END" in seconds from the stream start (e.g. "600-780"), or a named
+# mini-peak of the model's host: "lottery_N", "flash_deal_N", "poll_N", "mini_peak_N" (N >= 1).
+WINDOW_PATTERN = re.compile(
+    r"^(peak|full|\d+(\.\d+)?-\d+(\.\d+)?|(lottery|flash_deal|poll|mini_peak)_[1-9]\d*)$"
+)
 
 
 class Load(BaseModel):
@@ -23,9 +26,20 @@ class Load(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     scale: int = Field(200, ge=1, le=1_000_000, description="one virtual viewer per N modelled")
-    window: str = Field("peak", description='"peak", "full" or "START-END" (s from stream start)')
+    window: str = Field(
+        "peak",
+        description='"peak", "full", "START-END" (s from stream start), or a mini-peak of the '
+        'model\'s host: "lottery_N", "flash_deal_N", "poll_N", "mini_peak_N"',
+    )
     window_s: float = Field(
         120, ge=10, le=24 * 3600, description="length of the peak window replayed, s"
+    )
+    actor_scale: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="one virtual viewer per N modelled among those who order, ask or share in "
+        "the window (default: scale)",
     )
     panel_viewers: int = Field(4, ge=0, le=10_000, description="real aiortc viewers (0 = none)")
     panel_probe_share: float = Field(
@@ -49,8 +63,11 @@ class Load(BaseModel):
     @classmethod
     def _window(cls, value: str) -> str:
         if not WINDOW_PATTERN.match(value):
-            raise ValueError('window must be "peak", "full" or "START-END" in seconds')
-        if value not in ("peak", "full"):
+            raise ValueError(
+                'window must be "peak", "full", "START-END" in seconds, or a mini-peak '
+                '"lottery_N", "flash_deal_N", "poll_N", "mini_peak_N" with N >= 1'
+            )
+        if "-" in value:
             start, end = (float(x) for x in value.split("-"))
             if end <= start:
                 raise ValueError(f"window {value!r}: END must be after START")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from livelab.errors import ConfigError, Problem
 
-__all__ = ["FAULT_KEYS", "StackOptions", "parse_duration", "parse_faults"]
+__all__ = ["FAULT_KEYS", "StackOptions", "parse_duration", "parse_faults", "parse_peaks"]
 
 # Fault name -> (lowest, highest) allowed value.
 FAULT_KEYS: dict[str, tuple[float, float]] = {
@@ -53,6 +53,24 @@ def parse_faults(items: list[str], source: str = "--fault") -> dict[str, float]:
     return faults
 
 
+_PEAK = re.compile(r"^(lottery|flash_deal|poll)@([^+]+)\+(.+)$")
+
+
+def parse_peaks(text: str, source: str = "--peaks") -> tuple[tuple[str, float, float], ...]:
+    """'poll@30s+180s,flash_deal@5m+3m' → ((kind, at_s, open_s), …) sorted by start; the
+    durations as `parse_duration` reads them (at 0 allowed: from the room's opening)."""
+    peaks = []
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        match = _PEAK.match(item)
+        if not match:
+            allowed = "KIND@START+OPEN with KIND lottery, flash_deal or poll, e.g. poll@30s+3m"
+            raise ConfigError([Problem(source, "", item, allowed)])
+        at = match.group(2).strip()
+        at_s = 0.0 if at.rstrip("ms") in ("0", "0.0") else parse_duration(at, source)
+        peaks.append((match.group(1), at_s, parse_duration(match.group(3), source)))
+    return tuple(sorted(peaks, key=lambda p: p[1]))
+
+
 @dataclass(frozen=True)
 class StackOptions:
     """Everything `livelab stack serve` can be told. Durations in seconds, rates per second."""
@@ -69,6 +87,7 @@ class StackOptions:
     secret: str | None = None  # HMAC key for join tokens; random per process when None
     token_ttl_s: float = 3600.0
     mini_peak_every_s: float = 15 * 60.0
+    peaks: tuple[tuple[str, float, float], ...] = ()  # fixed (kind, at_s, open_s) instead
     announce_ahead_s: float = 90.0
     think_time_s: float = 3.0
     rate_limit_per_s: float = 20.0

@@ -97,6 +97,7 @@ class Room:
         self.fanout = fanout
         self.clock_ms = clock_ms
         self.opened_ms = int(clock_ms())
+        self.open_poll: dict[str, Any] | None = None
         self.conns: set[Connection] = set()
         self.tallies = Tallies()
         self._leaderboard = leaderboard
@@ -219,16 +220,25 @@ class Room:
     async def _host_loop(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time() - (self.clock_ms() - self.opened_ms) / 1000
+        schedule = self.settings.schedule
         k = 0
-        while True:
-            for at_s, msg in self.settings.schedule.events(k, self.opened_ms):
+        while schedule.count is None or k < schedule.count:
+            for at_s, msg in schedule.events(k, self.opened_ms):
                 delay = start + at_s - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 if msg["type"] == "poll":
                     self.tallies.votes.setdefault(msg["poll_id"], {})
+                    self.open_poll = msg  # late joiners get it in their welcome
                 self.broadcast(msg)
             k += 1
+
+    def current_poll(self) -> dict[str, Any] | None:
+        """The last poll the host opened, while it is open (for a joining viewer's welcome)."""
+        poll = self.open_poll
+        if poll is None or float(poll.get("closes_at", 0)) <= self.clock_ms():
+            return None
+        return poll
 
     async def _status_loop(self) -> None:
         """Once a second: viewer count and leaderboard, when they changed."""

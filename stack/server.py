@@ -57,7 +57,9 @@ class StackServer:
             batch_tick_ms=options.batch_tick_ms,
             batch_threshold=options.batch_threshold,
             think_time_s=options.think_time_s,
-            schedule=HostSchedule(options.mini_peak_every_s, options.announce_ahead_s),
+            schedule=HostSchedule(
+                options.mini_peak_every_s, options.announce_ahead_s, peaks=options.peaks
+            ),
         )
 
     # wiring ------------------------------------------------------------------------------------

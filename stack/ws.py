@@ -43,16 +43,17 @@ async def handle_ws(server: StackServer, request: web.Request) -> web.StreamResp
     )
     room.add(conn)
     server.metrics.inc("livelab_stack_ws_connections_total")
-    await room.send_one(
-        conn,
-        {
-            "type": "welcome",
-            "room": room_name,
-            "viewer_id": claims.viewer,
-            "viewer_count": len(room.conns),
-            "ts": int(server.clock_ms()),
-        },
-    )
+    welcome: dict[str, Any] = {
+        "type": "welcome",
+        "room": room_name,
+        "viewer_id": claims.viewer,
+        "viewer_count": len(room.conns),
+        "ts": int(server.clock_ms()),
+    }
+    poll = room.current_poll()
+    if poll is not None:
+        welcome["poll"] = poll
+    await room.send_one(conn, welcome)
     try:
         async for frame in ws:
             if frame.type == WSMsgType.TEXT:

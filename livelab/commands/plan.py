@@ -26,9 +26,19 @@ def register(sub: Any) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a `livelab simulate --out` directory")
     parser.add_argument("--scale", default=None, help="1:N — one virtual viewer per N (1:200)")
     parser.add_argument(
-        "--window", default=None, help="peak (default), full, or START-END in s from stream start"
+        "--window",
+        default=None,
+        help="peak (default), full, START-END in s from stream start, or a mini-peak of the "
+        "model's host: lottery_N, flash_deal_N, poll_N, mini_peak_N",
     )
-    parser.add_argument("--window-s", type=float, default=None, help="peak window length, s (120)")
+    parser.add_argument(
+        "--window-s", type=float, default=None, help="peak or mini-peak window length, s (120)"
+    )
+    parser.add_argument(
+        "--actor-scale",
+        default=None,
+        help="1:N — one per N among viewers who order, ask or share in the window (= --scale)",
+    )
     parser.add_argument("--panel-viewers", type=int, default=None, help="media panel viewers (4)")
     parser.add_argument("--out", default=None, help="output directory (default RUN_DIR)")
     parser.set_defaults(func=_plan)
@@ -49,13 +59,20 @@ def _plan(args: argparse.Namespace) -> int:
         probe_share=load.panel_probe_share,
         max_duration_s=load.max_duration_s,
         source={"run_dir": str(Path(args.run_dir))},
+        actor_scale=parse_scale(args.actor_scale) if args.actor_scale else load.actor_scale,
     )
     out = Path(args.out or args.run_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = save_plan(plan, out / "plan.json")
     win = plan.window
+    actors = plan.sampling.get("actors")
+    stratum = (
+        f", {actors} of them commerce actors (1:{plan.sampling['actor_scale']})"
+        if actors is not None
+        else ""
+    )
     print(
-        f"{path}: {len(plan.scripts)} virtual viewers (1:{plan.scale}), window "
+        f"{path}: {len(plan.scripts)} virtual viewers (1:{plan.scale}{stratum}), window "
         f"{win['start_s']:g}-{win['end_s']:g} s ({win['rule']}), peak {plan.peak_concurrency} "
         f"concurrent, {plan.action_count()} actions, panel {plan.panel.get('profiles', {})}"
     )

@@ -46,6 +46,12 @@ def register(subparsers: Any) -> None:
     )
     serve.add_argument("--mini-peak-every", default="15m", metavar="DURATION")
     serve.add_argument(
+        "--peaks",
+        default=None,
+        metavar="KIND@START+OPEN,…",
+        help="fixed mini-peaks instead of the rotation, e.g. poll@30s+3m,flash_deal@2m+1m",
+    )
+    serve.add_argument(
         "--announce-ahead",
         default=None,
         metavar="DURATION",
@@ -67,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from stack.options import StackOptions, parse_duration, parse_faults
+    from stack.options import StackOptions, parse_duration, parse_faults, parse_peaks
     from stack.serve import serve
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
@@ -89,6 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
         secret=args.secret,
         token_ttl_s=parse_duration(args.token_ttl, "--token-ttl"),
         mini_peak_every_s=every_s,
+        peaks=parse_peaks(args.peaks) if args.peaks else (),
         announce_ahead_s=announce_s,
         think_time_s=parse_duration(args.think_time, "--think-time"),
         keyframe_interval_s=parse_duration(args.keyframe_interval, "--keyframe-interval"),

@@ -9,7 +9,9 @@ requests calls cooperate). Each measurement goes to `report(metric, value_ms, ok
 - `vote_ack_ms`: vote sent → the `pong` of a `ping` sent right behind it (the server handles a
   connection's frames in order, so the pong means the vote was taken; an `error` whose `ref` is
   the poll id first means it was refused);
-- `order_ms`: POST orders with an Idempotency-Key → 201/200;
+- `order_ms`: POST orders with an Idempotency-Key → 201 (created) or 200 (an idempotent
+  replay: the stack had already taken an order under that key, e.g. the first attempt's
+  answer was lost); replays are counted in `replays`;
 - `referral_ms`: POST referrals → a code.
 
 The receiver runs in its own greenlet; waits that outlive `REPLY_TIMEOUT_S` count as failures.
@@ -85,6 +87,7 @@ class ViewerClient:
         self.sku = "sku-plan"
         self.failures = 0
         self.disconnects = 0
+        self.replays = 0  # orders answered 200: the ledger already held the key
         self._seq = next(_ids)
 
     # --- helpers --------------------------------------------------------------------------
@@ -131,6 +134,7 @@ class ViewerClient:
             try:
                 resp = self.http.post(url, json=body, headers=headers, timeout=HTTP_TIMEOUT_S)
                 if resp.status_code in (200, 201) and "order_id" in resp.json():
+                    self.replays += resp.status_code == 200
                     self.report("order_ms", self._ms(t0), True, None)
                     return
                 error = f"HTTP {resp.status_code}"
@@ -229,6 +233,8 @@ class ViewerClient:
             self._resolve(f"ping:{msg.get('id')}")
         elif kind == "poll":
             self.poll_id = str(msg.get("poll_id"))
+        elif kind == "welcome" and isinstance(msg.get("poll"), dict):
+            self.poll_id = str(msg["poll"].get("poll_id"))  # joined while a poll was open
         elif kind == "flash_deal":
             self.sku = str(msg.get("sku") or self.sku)
         elif kind == "error":

@@ -54,6 +54,7 @@ class Runtime:
         self.finished = 0
         self.votes_skipped = 0
         self.disconnects = 0
+        self.order_replays = 0
         self.worker_status: dict[str, dict[str, Any]] = {}
         self.cpu_max = 0.0
         self.base_url = ""
@@ -144,6 +145,7 @@ class Runtime:
             "finished": self.finished,
             "votes_skipped": self.votes_skipped,
             "disconnects": self.disconnects,
+            "order_replays": self.order_replays,
             "cpu": cpu,
             "cpu_max": self.cpu_max,
             "cpu_warning": bool(getattr(runner, "cpu_warning_emitted", False)),
@@ -187,6 +189,7 @@ class Runtime:
             "finished": sum(int(s.get("finished", 0)) for s in statuses),
             "votes_skipped": sum(int(s.get("votes_skipped", 0)) for s in statuses),
             "disconnects": sum(int(s.get("disconnects", 0)) for s in statuses),
+            "order_replays": sum(int(s.get("order_replays", 0)) for s in statuses),
             "cpu_max": max(float(s.get("cpu_max", 0.0)) for s in statuses),
             "cpu_warning": any(bool(s.get("cpu_warning")) for s in statuses),
             "start_lag_p95_ms": percentile(lags, 95) if lags else 0.0,

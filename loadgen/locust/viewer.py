@@ -75,6 +75,7 @@ class Viewer(User):
         finally:
             client.close(RUNTIME.linger_s, RUNTIME.stopping.is_set)
             RUNTIME.disconnects += client.disconnects
+            RUNTIME.order_replays += client.replays
             RUNTIME.active -= 1
             by_market[script.market] -= 1
             RUNTIME.finished += 1

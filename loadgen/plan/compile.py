@@ -10,6 +10,13 @@
   model says they did (`order_s`, `share_s`), the others uniformly. Each viewer's draws come
   from its own RNG stream `default_rng([seed, PLAN_STREAM, viewer index])`, so adding a viewer
   never shifts another.
+- Commerce actors: with `actor_scale` below `scale`, the modelled viewers whose script has an
+  order, a question or a share inside the window (`ACTOR_KINDS`) are sampled apart, 1 in
+  `actor_scale` by the same systematic rule (its own seeded offset), and added to the sample.
+  The rare actions of the journey (orders are ~2 % of viewers) then yield enough measurements
+  in a short window while the background audience stays at 1 in `scale`; `Plan.sampling` says
+  how many scripts each stratum gave. Every script is still one modelled viewer, replayed as
+  the model drew it.
 - Viewers already present when the window opens ("carried") join over the first
   `CARRY_SPREAD_S` seconds instead of all in the same instant. Actions come at least
   `CONNECT_S` after the join (the join and WebSocket connect must be done first).
@@ -26,9 +33,14 @@ from loadgen.plan.document import Plan, Script
 from loadgen.plan.model_run import ACTION_COUNTS, ModelRun
 from loadgen.plan.window import Window, choose_window, concurrency_per_second
 
-__all__ = ["CARRY_SPREAD_S", "CONNECT_S", "PLAN_STREAM", "apportion", "compile_plan"]
+__all__ = [
+    "ACTOR_KINDS", "ACTOR_STREAM", "CARRY_SPREAD_S", "CONNECT_S", "PLAN_STREAM", "apportion",
+    "compile_plan",
+]  # fmt: skip
 
 PLAN_STREAM = 0x504C414E  # "PLAN": this module's named RNG stream
+ACTOR_STREAM = 0x41435452  # "ACTR": the commerce actors' sampling offset
+ACTOR_KINDS = ("order", "question", "share")
 CARRY_SPREAD_S = 5.0
 CONNECT_S = 0.5
 
@@ -47,10 +59,17 @@ def apportion(total: int, weights: Mapping[str, float]) -> dict[str, int]:
     return {k: v for k, v in sorted(counts.items()) if v > 0}
 
 
-def _sample(run: ModelRun, scale: int, seed: int) -> np.ndarray:
-    order = np.lexsort((np.arange(run.n), run.arrival_s))
-    offset = int(np.random.default_rng([seed, PLAN_STREAM]).integers(scale))
+def _systematic(
+    arrival_s: np.ndarray, index: np.ndarray, scale: int, seed: int, stream: int
+) -> np.ndarray:
+    """Every `scale`-th of `index` in (arrival, index) order from a seeded offset, sorted."""
+    order = index[np.lexsort((index, arrival_s[index]))]
+    offset = int(np.random.default_rng([seed, stream]).integers(scale))
     return np.sort(order[offset::scale])
+
+
+def _sample(run: ModelRun, scale: int, seed: int) -> np.ndarray:
+    return _systematic(run.arrival_s, np.arange(run.n), scale, seed, PLAN_STREAM)
 
 
 def _polls(run: ModelRun) -> list[tuple[float, float]]:
@@ -83,7 +102,7 @@ def _action_times(
 
 def _script(
     run: ModelRun, i: int, window: Window, seed: int, polls: list[tuple[float, float]]
-) -> Script | None:
+) -> Script:
     w0, w1 = window.start_s, window.end_s
     arrival, leave = float(run.arrival_s[i]), float(run.leave_s[i])
     rng = np.random.default_rng([seed, PLAN_STREAM, i])
@@ -133,19 +152,35 @@ def compile_plan(
     probe_share: float = 0.5,
     max_duration_s: float | None = None,
     source: Mapping[str, Any] | None = None,
+    actor_scale: int | None = None,
 ) -> Plan:
-    """The load plan for `run` (see the module docstring). Deterministic for a given run."""
+    """The load plan for `run` (see the module docstring). Deterministic for a given run.
+
+    `scale`, `actor_scale`: one virtual viewer per N modelled (actors: see the docstring;
+    None or >= `scale` means no separate stratum); `window_s`: length of a peak or mini-peak
+    window, s."""
     seed = run.seed
     win = choose_window(
-        window, run.duration_s, run.arrival_s, run.leave_s, *run.message_rate, length_s=window_s
+        window,
+        run.duration_s,
+        run.arrival_s,
+        run.leave_s,
+        *run.message_rate,
+        length_s=window_s,
+        events=run.events,
     )
     if max_duration_s is not None and win.length_s > max_duration_s:
         win = Window(win.start_s, win.start_s + max_duration_s, f"{win.rule}; capped")
     polls = _polls(run)
     chosen = _sample(run, scale, seed)
     overlap = (run.arrival_s[chosen] < win.end_s) & (run.leave_s[chosen] > win.start_s)
-    scripts = [_script(run, int(i), win, seed, polls) for i in chosen[overlap]]
-    kept = sorted((s for s in scripts if s is not None), key=lambda s: (s.start_s, s.id))
+    scripts = {int(i): _script(run, int(i), win, seed, polls) for i in chosen[overlap]}
+    sampling: dict[str, Any] = {"scale": scale, "sampled": len(scripts)}
+    if actor_scale is not None and actor_scale < scale:
+        extra = _actors(run, win, seed, polls, actor_scale, exclude=set(scripts))
+        scripts.update(extra)
+        sampling.update(actor_scale=actor_scale, actor_kinds=list(ACTOR_KINDS), actors=len(extra))
+    kept = sorted(scripts.values(), key=lambda s: (s.start_s, s.id))
     seconds = int(np.ceil(win.length_s))
     curve = concurrency_per_second(
         np.array([s.start_s for s in kept]), np.array([s.end_s for s in kept]), seconds
@@ -175,4 +210,27 @@ def compile_plan(
         },
         events=tuple(events),
         source=dict(source or {}),
+        sampling=sampling,
     )
+
+
+def _actors(
+    run: ModelRun,
+    win: Window,
+    seed: int,
+    polls: list[tuple[float, float]],
+    actor_scale: int,
+    exclude: set[int],
+) -> dict[int, Script]:
+    """Scripts of 1 in `actor_scale` of the viewers (not in `exclude`) whose script holds one
+    of `ACTOR_KINDS` in the window."""
+    present = np.flatnonzero((run.arrival_s < win.end_s) & (run.leave_s > win.start_s))
+    scripts = {
+        int(i): _script(run, int(i), win, seed, polls) for i in present if int(i) not in exclude
+    }
+    acting = np.array(
+        [i for i, s in scripts.items() if any(k in ACTOR_KINDS for _, k in s.actions)],
+        dtype=np.int64,
+    )
+    keep = _systematic(run.arrival_s, acting, actor_scale, seed, ACTOR_STREAM)
+    return {int(i): scripts[int(i)] for i in keep}

@@ -75,7 +75,9 @@ class Plan:
     `curve[i]`: scripts active during second i (start_s <= i < end_s), i.e. the modelled
     concurrency scaled down; `window`: start/end in s from the stream start and the rule;
     `panel`: media-panel viewers per network profile (`{MARKET}-{access}`) and probe count;
-    `events`: host events inside the window, shifted to plan time.
+    `events`: host events inside the window, shifted to plan time; `sampling`: how the
+    scripts were drawn (`scale`, `sampled`; with a commerce-actor stratum also `actor_scale`,
+    `actor_kinds`, `actors`).
     """
 
     scale: int
@@ -87,6 +89,7 @@ class Plan:
     panel: dict[str, Any] = field(default_factory=dict)
     events: tuple[dict[str, Any], ...] = ()
     source: dict[str, Any] = field(default_factory=dict)
+    sampling: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +102,7 @@ class Plan:
             "panel": dict(self.panel),
             "events": [dict(e) for e in self.events],
             "source": dict(self.source),
+            "sampling": dict(self.sampling),
             "scripts": [s.to_json() for s in self.scripts],
         }
 
@@ -116,6 +120,7 @@ class Plan:
             panel=dict(data.get("panel", {})),
             events=tuple(dict(e) for e in data.get("events", [])),
             source=dict(data.get("source", {})),
+            sampling=dict(data.get("sampling", {})),
         )
 
     @property

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from livelab.errors import RunError, TargetError
+from loadgen.plan.host_peaks import stack_peak_args
 from loadgen.run.commands import (
     LocustSpec,
     locust_commands,
@@ -141,6 +142,7 @@ class _Run:
             probe_share=self.load.panel_probe_share,
             max_duration_s=self.load.max_duration_s,
             source={"run_dir": "model"},
+            actor_scale=self.load.actor_scale,
         )
         save_plan(self.plan, self.out / "plan.json")
         self.status.scripts = len(self.plan.scripts)
@@ -160,7 +162,8 @@ class _Run:
             self.stack_cmd = stack_command(
                 ready, room=self.opts.room, db=self.out / "stack_ledger.sqlite",
                 secret=secrets.token_hex(16), mini_peak_every_s=every, announce_ahead_s=ahead,
-                think_time_s=self.scenario.host.answer_s, extra=self.opts.stack_args,
+                think_time_s=self.scenario.host.answer_s,
+                extra=(*stack_peak_args(self.plan), *self.opts.stack_args),
             )  # fmt: skip
         cmd = list(self.stack_cmd)
         cmd[cmd.index("--port") + 1] = str(port)

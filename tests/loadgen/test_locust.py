@@ -104,6 +104,7 @@ def _check(out: Path) -> None:
     assert count("start_lag_ms") == 3
     assert {r[2] for r in book.rows} == {"ID-4g", "GB-4g"}
     assert book.notes["final"] and book.notes["finished"] == 3
+    assert book.notes["order_replays"] == 0  # every order created, none answered as a replay
     # Locust's own stats: one row per (market, metric).
     with (out / "stats_stats.csv").open() as fh:
         rows = {(r["Type"], r["Name"]): r for r in csv.DictReader(fh)}
@@ -123,6 +124,34 @@ def test_locust_replays_plan_and_keeps_exact_samples(stack, tmp_path):
         return float(lines[0].split()[-1]) if lines else 0.0
 
     assert orders(after) - orders(before) == 3  # the stack received exactly the plan's orders
+
+
+# Runs in its own interpreter: the viewer client is gevent code (Locust's world).
+_REPLAY = """
+import sys
+from gevent import monkey
+monkey.patch_all()
+from loadgen.locust.client import ViewerClient
+from loadgen.plan.document import Script
+rows = []
+script = Script(id="vr", market="ID", access="4g", profile="ID-4g", referred=False,
+                carried=False, start_s=0.0, end_s=1.0, actions=())
+client = ViewerClient(sys.argv[1], "demo", script, lambda *row: rows.append(row))
+client._id = lambda prefix: "order-same-key"  # the same Idempotency-Key twice
+client.order(1999)
+client.order(1999)
+print(client.replays, sum(1 for r in rows if r[0] == "order_ms" and r[2]))
+"""
+
+
+def test_client_counts_an_idempotent_replay(stack):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _REPLAY, stack], capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "2"]  # two good answers, the second one a replay
 
 
 def test_locust_master_and_two_workers_merge_samples(stack, tmp_path):

@@ -10,10 +10,12 @@ from conftest import VIEWERS, write_run_dir
 
 from livelab.cli import main
 from livelab.errors import ConfigError, PlanError
-from loadgen.plan import Plan, compile_plan, load_plan, read_model_run, save_plan
+from loadgen.plan import ACTIONS, Plan, compile_plan, load_plan, read_model_run, save_plan
 from loadgen.plan.compile import CARRY_SPREAD_S, CONNECT_S, apportion
+from loadgen.plan.host_peaks import stack_peaks
 from loadgen.plan.shape import share_of, slots_opened, users_at
 from loadgen.plan.window import choose_window, concurrency_per_second, parse_window
+from scenarios.load import Load
 
 
 @pytest.fixture
@@ -164,12 +166,42 @@ def test_cli_plan_writes_plan_json(tmp_path, capsys):
     assert "--scale" in capsys.readouterr().err
 
 
-def test_plan_of_the_real_demo_model(tmp_path):
+@pytest.fixture(scope="module")
+def demo_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "m"
+    assert main(["simulate", "scenarios/demo.toml", "--out", str(out), "--no-plots",
+                 "--no-record"]) == 0  # fmt: skip
+    return read_model_run(out)
+
+
+def test_demo_plan_measures_every_interaction_of_the_commerce_path(demo_model):
+    """`make demo`'s own plan ([load] of scenarios/demo.toml) holds the poll mini-peak and
+    enough of each interaction: >= 30 orders, votes, questions and shares, >= 100 chats."""
+    load = Load(**demo_model.scenario["load"])
+    plan = compile_plan(
+        demo_model, scale=load.scale, window=load.window, window_s=load.window_s,
+        panel_viewers=load.panel_viewers, actor_scale=load.actor_scale,
+    )  # fmt: skip
+    assert plan.window["rule"].startswith("poll_1")
+    assert [e["kind"] for e in plan.events] == ["poll"]
+    counts = {k: sum(1 for s in plan.scripts for _, a in s.actions if a == k) for k in ACTIONS}
+    assert min(counts["order"], counts["vote"], counts["question"], counts["share"]) >= 30
+    assert counts["chat"] >= 100
+    # Every order the model places in the window is replayed (actor_scale = 1).
+    order_s = demo_model.moments["order"]
+    in_window = (order_s >= plan.window["start_s"]) & (order_s < plan.window["end_s"])
+    assert counts["order"] == int(in_window.sum())
+    # The votes fall inside the poll, which the stack is told to open at the same plan time.
+    poll = plan.events[0]
+    votes = [t for s in plan.scripts for t, a in s.actions if a == "vote"]
+    assert all(poll["start_s"] <= t <= poll["end_s"] for t in votes)
+    assert stack_peaks(plan) == f"poll@{poll['start_s']:g}s+{plan.duration_s - poll['start_s']:g}s"
+    assert plan.peak_concurrency < 400  # what one Locust process keeps up with on two cores
+
+
+def test_plan_of_the_real_demo_model(demo_model):
     """`livelab simulate` output compiles into a plan whose scripts respect the window."""
-    assert (
-        main(["simulate", "scenarios/demo.toml", "--out", str(tmp_path / "m"), "--no-plots"]) == 0
-    )
-    run = read_model_run(tmp_path / "m")
+    run = demo_model
     plan = compile_plan(run, scale=100, window="peak", window_s=120, panel_viewers=4)
     assert plan.duration_s == 120.0 and plan.window["end_s"] - plan.window["start_s"] == 120.0
     assert 0 <= plan.window["start_s"] <= run.duration_s - 120
@@ -181,3 +213,40 @@ def test_plan_of_the_real_demo_model(tmp_path):
         assert 0.0 <= s.start_s <= s.end_s <= 120.0
         assert all(s.start_s <= t <= s.end_s for t, _ in s.actions)
     assert max(plan.curve) == plan.peak_concurrency > 0
+
+
+def test_named_mini_peak_window_opens_a_sixth_of_its_length_before_the_event(run):
+    events = run.events  # a poll at 120-180 s and a lottery at 240-260 s
+    args = (300, run.arrival_s, run.leave_s, *run.message_rate)
+    poll = choose_window("poll_1", *args, length_s=60, events=events)
+    assert (poll.start_s, poll.end_s) == (110.0, 170.0)  # lead: 60 / 6 = 10 s
+    assert poll.rule == "poll_1: 60 s from 10 s before the poll at 120 s"
+    second = choose_window("mini_peak_2", *args, length_s=120, events=events)
+    assert (second.start_s, second.end_s) == (180.0, 300.0)  # 240 - 20, kept inside the stream
+    whole = choose_window("lottery_1", *args, length_s=600, events=events)
+    assert (whole.start_s, whole.end_s) == (0.0, 300.0)
+    with pytest.raises(PlanError, match=r"flash_deal_1: .* 0 flash_deal events .*poll_1"):
+        choose_window("flash_deal_1", *args, length_s=60, events=events)
+    assert parse_window("flash_deal_2") == ("flash_deal", 2.0, 0.0)
+    for bad in ("poll_0", "vote_1", "poll_"):
+        with pytest.raises(ConfigError, match="KIND_N"):
+            parse_window(bad)
+
+
+def test_commerce_actors_are_sampled_apart(run):
+    # 1 in 8 keeps one viewer; every viewer who orders, asks or shares in 100-200 s comes too.
+    plain = compile_plan(run, scale=8, window="100-200")
+    both = compile_plan(run, scale=8, window="100-200", actor_scale=1)
+    kinds = ("order", "question", "share")
+    full = compile_plan(run, scale=1, window="100-200")
+    acting = {s.id for s in full.scripts if any(k in kinds for _, k in s.actions)}
+    assert {s.id for s in both.scripts} == {s.id for s in plain.scripts} | acting
+    assert acting == {"v0000002", "v0000004"}  # v1's order and share fall outside 100-200 s
+    assert both.sampling == {
+        "scale": 8, "sampled": len(plain.scripts), "actor_scale": 1,
+        "actor_kinds": list(kinds), "actors": len(acting - {s.id for s in plain.scripts}),
+    }  # fmt: skip
+    assert plain.sampling == {"scale": 8, "sampled": len(plain.scripts)}
+    by_id = {s.id: s for s in full.scripts}
+    assert all(s == by_id[s.id] for s in both.scripts)  # scripts as the model drew them
+    assert compile_plan(run, scale=8, window="100-200", actor_scale=1) == both

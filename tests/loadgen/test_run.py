@@ -19,7 +19,9 @@ MARKETS = ("ID", "TH", "SA", "GB")
 # A chatty audience (60 comments per viewer-minute in a small room) so one short run of few
 # viewers gives hundreds of chat round trips (few viewers: little fan-out, little noise).
 CHATTY = [a for m in MARKETS for a in ("--set", f"markets.{m}.behavior.chat_per_min=60")]
-SMALL = ["--no-panel", "--no-report", "--set", "load.scale=100", "--set", "load.window_s=50"]
+# 1 in 100 of the audience and of the commerce actors (the demo replays every actor).
+SMALL = ["--no-panel", "--no-report", "--set", "load.scale=100", "--set", "load.actor_scale=100",
+         "--set", "load.window_s=50"]  # fmt: skip
 
 
 def _closed_port() -> int:
@@ -109,7 +111,7 @@ def test_ctrl_c_stops_everything_and_writes_partial_results(tmp_path):
     log = (tmp_path / "run.log").open("wb")
     proc = subprocess.Popen(
         [*LIVELAB, "run", "scenarios/demo.toml", "--out", str(out), "--no-report",
-         "--set", "load.scale=100"],
+         "--set", "load.scale=100", "--set", "load.actor_scale=100"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -158,6 +160,10 @@ def test_demo_end_to_end_under_five_minutes(tmp_path):
     doc = json.loads((out / "metrics.json").read_text())
     overall = doc["overall"]
     assert overall["join_ms"]["n"] > 0 and overall["retention_30s"]["value"] > 0
+    # The whole commerce path is measured (issue 15): orders, votes, answers, referrals, chat.
+    counts = {m: overall.get(m, {}).get("n", 0) for m in
+              ("order_ms", "vote_ack_ms", "answer_ms", "referral_ms", "chat_rtt_ms")}  # fmt: skip
+    assert min(counts.values()) >= 30 and counts["chat_rtt_ms"] >= 100, counts
     assert "with_measured_qoe" in doc
     assert "livelab_stack_joins_total" in (out / "stack_metrics.prom").read_text()
     assert f"run directory: {out}" in proc.stdout

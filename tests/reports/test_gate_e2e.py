@@ -40,6 +40,7 @@ def test_ci_smoke_passes_against_the_reference_stack(tmp_path: Path) -> None:
     assert elapsed < 180, f"ci_smoke took {elapsed:.0f} s; the budget is 3 minutes"
     observed = {v["key"]: v["observed"] for v in result["verdicts"]}
     assert observed["chat_rtt_ms.p95"] < 600
+    assert observed["order_ms.n"] >= 3 and observed["order_ms.p95"] < 1000  # orders gated too
     assert (tmp_path / "gate" / "junit.xml").exists()
     assert "Gate ✅ PASS" in (tmp_path / "gate" / "summary.md").read_text()
 

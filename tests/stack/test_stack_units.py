@@ -8,7 +8,7 @@ from livelab.errors import ConfigError
 from stack.fanout import KeyframeLimiter
 from stack.messages import ProtocolError, parse_client_message
 from stack.metrics import Registry
-from stack.options import StackOptions, parse_duration, parse_faults
+from stack.options import StackOptions, parse_duration, parse_faults, parse_peaks
 from stack.ratelimit import TokenBucket
 from stack.schedule import HostSchedule
 from stack.tokens import TokenError, TokenSigner
@@ -106,6 +106,28 @@ def test_schedule_announces_counts_down_and_rotates() -> None:
     assert schedule.events(1, 0)[-1][1]["type"] == "flash_deal"
     assert schedule.events(2, 0)[-1][1]["type"] == "poll"
     assert schedule.events(1, 0)[-1][0] == 1800
+
+
+def test_fixed_peaks_replace_the_rotation() -> None:
+    schedule = HostSchedule(
+        every_s=900, announce_ahead_s=10, peaks=(("poll", 30.0, 150.0), ("lottery", 170.0, 5.0))
+    )
+    assert schedule.count == 2 and HostSchedule(every_s=900, announce_ahead_s=10).count is None
+    poll = schedule.events(0, opened_ms=0)
+    assert [t for t, _ in poll] == [20, 25, 27, 28, 29, 30]
+    assert poll[-1][1] == {
+        "type": "poll", "poll_id": "peak-0", "question": "A or B?", "options": ["A", "B"],
+        "closes_at": 180_000,
+    }  # fmt: skip
+    assert schedule.events(1, 0)[-1] == (
+        170.0, {"type": "lottery", "id": "peak-1", "prize": "coupon-50", "draw_at": 175_000}
+    )  # fmt: skip
+    assert parse_peaks("lottery@2m+5s, poll@0s+90s") == (
+        ("poll", 0.0, 90.0), ("lottery", 120.0, 5.0)
+    )  # fmt: skip
+    for bad in ("vote@1s+1s", "poll@1s", "poll@-1s+2s"):
+        with pytest.raises(ConfigError, match="--peaks"):
+            parse_peaks(bad)
 
 
 def test_durations_and_faults() -> None:

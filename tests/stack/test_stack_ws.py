@@ -217,6 +217,32 @@ def test_mini_peaks_announced_with_countdown_and_votes_counted() -> None:
     run(main(), timeout_s=30)
 
 
+def test_fixed_peaks_and_a_late_joiner_learns_the_open_poll() -> None:
+    async def main() -> None:
+        async with (
+            running_stack_server(
+                host="none", announce_ahead_s=0.2, peaks=(("poll", 0.3, 30.0),)
+            ) as server,
+            aiohttp.ClientSession() as session,
+        ):
+            early = await join(session, server.base_url, "v1")
+            async with session.ws_connect(early["ws_url"]) as ws:
+                welcome = await next_of(ws, of_type("welcome"))
+                assert "poll" not in welcome
+                poll = await next_of(ws, of_type("poll"), timeout_s=8)
+            late = await join(session, server.base_url, "v2")
+            async with session.ws_connect(late["ws_url"]) as ws:
+                welcome = await next_of(ws, of_type("welcome"))
+                assert welcome["poll"] == poll
+                await ws.send_json({"type": "vote", "poll_id": poll["poll_id"], "option": "B"})
+                await ws.send_json({"type": "ping", "id": "sync"})
+                await next_of(ws, of_type("pong"))
+            room = server.rooms[ROOM]
+            assert room.tallies.votes == {poll["poll_id"]: {"B": 1}}
+
+    run(main(), timeout_s=30)
+
+
 def test_large_rooms_get_batched_frames() -> None:
     async def main() -> None:
         async with (
