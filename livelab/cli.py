@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
 
 from livelab import __version__, commands
+from livelab.clihelp import LabParser, UsageError, examples
 from livelab.errors import ConfigError, LabError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> LabParser:
+    parser = LabParser(
         prog="livelab",
         description="Simulation and load-testing lab for global live commerce.",
+        epilog=examples(
+            "livelab run scenarios/demo.toml",
+            "livelab gate scenarios/ci_smoke.toml --json",
+            "livelab COMMAND --help",
+        ),
     )
     parser.add_argument("--version", action="version", version=f"livelab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -27,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        return exc.exit_code
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
