@@ -24,11 +24,12 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from loadgen.locust.options import LIVELAB_OPTIONS, env_var
 from loadgen.locust.samples import SampleBook, percentile
 from loadgen.plan.document import Plan, Script, load_plan
 from loadgen.plan.shape import share_of
 
-__all__ = ["RUNTIME", "Runtime", "env_var"]
+__all__ = ["RUNTIME", "Runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -221,28 +222,10 @@ class Runtime:
 RUNTIME = Runtime()
 
 
-# Each option can also come from a `LOCUST_LIVELAB_…` environment variable, the way Locust's own
-# options do (`env_var=` of its configargparse parser), since Helm charts and the Kubernetes
-# operator configure Locust by environment. A command-line value wins over the environment.
-_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("--livelab-plan", {"default": "", "help": "plan.json to replay"}),
-    ("--livelab-room", {"default": "demo", "help": "room to join"}),
-    ("--livelab-out", {"default": "", "help": "directory for samples.json, live.json"}),
-    ("--livelab-workers", {"type": int, "default": 1, "help": "workers sharing the plan"}),
-    ("--livelab-relays", {"default": "", "help": "JSON profile → host:port for WS"}),
-    ("--livelab-linger-s", {"type": float, "default": 5.0, "help": "wait for replies, s"}),
-)
-
-
-def env_var(option: str) -> str:
-    """`--livelab-plan` → `LOCUST_LIVELAB_PLAN`."""
-    return "LOCUST_" + option.lstrip("-").replace("-", "_").upper()
-
-
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
     group = parser.add_argument_group("livelab")
-    for option, kwargs in _OPTIONS:
+    for option, kwargs in LIVELAB_OPTIONS:  # each also from its LOCUST_LIVELAB_… variable
         group.add_argument(option, env_var=env_var(option), **kwargs)
 
 
