@@ -115,7 +115,9 @@ def _make_run(args: argparse.Namespace, out: Path) -> None:
     print(f"livelab gate: {' '.join(argv[2:])}", file=sys.stderr, flush=True)
     # stderr is passed through line by line and its `livelab: …` lines kept as the reason.
     reasons: list[str] = []
-    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) as child:
+    # With --json our stdout carries only the verdict: the child's text goes to stderr (fd 2).
+    out_fd = 2 if args.json else None
+    with subprocess.Popen(argv, stdout=out_fd, stderr=subprocess.PIPE, text=True) as child:
         for line in child.stderr or ():
             sys.stderr.write(line)
             if line.startswith("livelab:"):
