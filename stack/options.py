@@ -92,7 +92,7 @@ class StackOptions:
         if not 0 <= self.port <= 65535:
             problems.append(Problem("--port", "", self.port, "0..65535 (0 = any free port)"))
         if self.host not in ("synthetic", "none"):
-            problems.append(Problem("--host", "", self.host, "synthetic or none"))
+            problems.append(Problem("--publisher", "", self.host, "synthetic or none"))
         if not re.match(r"^[A-Za-z0-9_-]{1,64}$", self.room):
             problems.append(Problem("--room", "", self.room, "1-64 of [A-Za-z0-9_-]"))
         if self.rate_limit_per_s <= 0:
