@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from livelab.clihelp import examples
+from livelab.durations import duration_arg
 from livelab.errors import LabError
 
 
@@ -80,6 +81,14 @@ def register(sub: Any) -> None:
     imp.add_argument(
         "--samples", metavar="FILE", help="samples.json from the master's --livelab-out"
     )
+    imp.add_argument(
+        "--max-start-lag",
+        type=duration_arg("--max-start-lag"),
+        default="2s",
+        metavar="DURATION",
+        help="with --samples: a start lag p95 above this marks the run invalid, as "
+        "load.max_start_lag_s does in livelab run",
+    )
     imp.add_argument("--out", required=True, metavar="DIR", help="run directory to write")
     imp.add_argument("--no-record", action="store_true", help="do not add to the run index")
     add_index_arg(imp)
@@ -132,6 +141,7 @@ def _import(args: argparse.Namespace) -> int:
         csv_prefix=args.csv,
         json_file=args.json_file,
         samples=args.samples,
+        max_start_lag_ms=args.max_start_lag * 1000.0,
         version=__version__,
     )
     markets = ", ".join(sorted(doc["markets"])) or "none"

@@ -179,9 +179,13 @@ def import_locust(
     csv_prefix: str | None = None,
     json_file: str | Path | None = None,
     samples: str | Path | None = None,
+    max_start_lag_ms: float = 2000.0,
     version: str = "",
 ) -> dict[str, Any]:
     """Write `metrics.json`, `run.json` and `locust/` (copies of the inputs) into `out`.
+
+    With `samples`, the run is invalid when the start lag p95 passes `max_start_lag_ms` (the
+    scenario's `load.max_start_lag_s`, 2 s by default) or Locust warned about its CPU.
 
     Returns the metrics document. Raises `ConfigError` (exit 2) when no input is given or an
     input is not what Locust writes."""
@@ -223,7 +227,7 @@ def import_locust(
         for m, figs in exact["markets"].items():
             measured["markets"].setdefault(m, {}).update(figs)
         measured["profiles"] = exact["profiles"]
-        valid, health = validity(book, None, max_start_lag_ms=2000.0, interrupted=False)
+        valid, health = validity(book, None, max_start_lag_ms=max_start_lag_ms, interrupted=False)
         notes += health
     else:
         valid = bool(entries)

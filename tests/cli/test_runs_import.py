@@ -106,6 +106,11 @@ def test_import_gate_and_report_on_real_locust_outputs(master_outputs, tmp_path,
     book = read_samples(master_outputs / "samples.json")
     assert exact["overall"]["chat_rtt_ms"]["n"] == len(book.values("chat_rtt_ms")) == 12
     assert exact["meta"]["valid"] and exact["profiles"]["ID-wifi"]["join_ms"]["n"] == 2
+    # The generator's health is judged as `livelab run` judges it.
+    argv = ["--samples", str(master_outputs / "samples.json"), "--max-start-lag", "1ms"]
+    assert main(["runs", "import", *argv, "--out", str(tmp_path / "lagged"), *index]) == 0
+    lagged = json.loads((tmp_path / "lagged" / "metrics.json").read_text())["meta"]
+    assert not lagged["valid"] and any("generator saturated" in n for n in lagged["notes"])
 
     scenario = tmp_path / "gates.toml"
     text = Path("scenarios/ci_smoke.toml").read_text()
