@@ -30,6 +30,9 @@ def build_parser() -> LabParser:
     return parser
 
 
+_OWN_PACKAGES = {"livelab", "sim", "netem_profiles", "scenarios", "loadgen", "stack", "reports"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -51,6 +54,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("livelab: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        # A slim install (`livelab[worker]`, docs/dependencies.md) lacks the lab's packages.
+        top = (exc.name or "").split(".")[0]
+        if not top or top in _OWN_PACKAGES:
+            raise
+        print(
+            f"livelab: this command needs the package {top!r}, which this install lacks; "
+            "install the whole lab with: pip install 'livelab[all]'",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

@@ -136,6 +136,12 @@ def test_the_image_environment_installs_slim_and_runs_a_real_locust(tmp_path):
     assert installed["locust"] == _pins()["locust"] and "livelab" in installed
     assert not set(HEAVY) & set(installed), sorted(set(HEAVY) & set(installed))
 
+    # The slim install's CLI says what it lacks instead of a traceback.
+    check = subprocess.run([str(venv / "bin" / "livelab"), "scenario", "check",
+                            str(ROOT / "scenarios" / "demo.toml")], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert check.returncode == 2 and "livelab[all]" in check.stderr, check.stderr
+    assert "Traceback" not in check.stderr
     # The image's `cp` of the locustfile, then Locust as the chart starts it: by environment.
     home = tmp_path / "home"
     home.mkdir()
