@@ -124,7 +124,7 @@ def _make_run(args: argparse.Namespace, out: Path) -> None:
                 reasons.append(line.removeprefix("livelab:").strip())
         code = child.wait()
     why = f": {reasons[-1]}" if reasons else ""
-    if code == 3 and (out / "metrics.json").exists():
+    if code == 3 and (out / "metrics.json").exists() and not _run_error(out):
         return  # the run happened but is invalid: the judge says so, with its notes
     if code == 2:
         raise ConfigError(f"livelab {command} rejected the configuration (exit 2){why}")
@@ -132,6 +132,15 @@ def _make_run(args: argparse.Namespace, out: Path) -> None:
         raise TargetError(f"livelab {command} failed (exit {code}); the run cannot be judged{why}")
     if not (out / "metrics.json").exists():
         raise TargetError(f"livelab {command} wrote no metrics.json in {out}")
+
+
+def _run_error(out: Path) -> str | None:
+    """The error `livelab run` recorded in run.json (a run that could not be made)."""
+    try:
+        error = json.loads((out / "run.json").read_text("utf-8")).get("error")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(error) if error else None
 
 
 def _write_invalid(out: Path, reason: str) -> None:
