@@ -5,12 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean constraints
 
-$(STAMP): pyproject.toml
+# Every version is pinned by constraints.txt (the dev tools too: CI treats warnings as errors).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[all,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,6 +40,12 @@ test: install $(CHROMIUM)
 # Speed and size targets named by the issues; not part of `make test`.
 bench: install
 	$(BIN)/python -m benchmarks
+
+# After a deliberate upgrade (edit pyproject.toml, `pip install -U` in .venv, run the tests):
+# pin what is installed now.
+constraints: install
+	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable \
+	  | grep -v '^livelab'; } > constraints.new && mv constraints.new constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Locust viewers vs a bare websocket-client loop: WebSocket round trips per generator CPU-second.
 
-Both talk to the same reference stack (`--host none`, rate limit lifted) with ping → pong round
+Both talk to the same reference stack (`--publisher none`, rate limit lifted) with ping → pong round
 trips, one after another on one connection, for `SECONDS` each, one after the other. Each
 generator counts its round trips and its own process CPU time between the first and the last
 one, so the figure is round trips per second per generator core; the target is
@@ -89,7 +89,9 @@ def main() -> None:
 
     cpus = os.cpu_count()
     load1 = os.getloadavg()
-    proc, base = start_stack_process(["--host", "none", "--rate-limit", "1000000"], timeout_s=30)
+    proc, base = start_stack_process(
+        ["--publisher", "none", "--rate-limit", "1000000"], timeout_s=30
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             bare = _bare(base)

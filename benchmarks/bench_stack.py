@@ -266,7 +266,7 @@ def bench_ws(
     """Run benchmark (a); returns the figures."""
     secret = secrets.token_hex(16)
     proc, base = start_stack_process(
-        ["--host", "none", "--secret", secret, "--rate-limit", "50"], timeout_s=30
+        ["--publisher", "none", "--secret", secret, "--rate-limit", "50"], timeout_s=30
     )
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
@@ -410,7 +410,7 @@ def bench_media(
     g2g_s: float = 10.0,
 ) -> dict[str, Any]:
     """Run benchmark (b); returns the figures."""
-    proc, base = start_stack_process(["--host", "synthetic"], timeout_s=30)
+    proc, base = start_stack_process(["--publisher", "synthetic"], timeout_s=30)
     url = f"{base}/whep/{ROOM}"
     ctx = mp.get_context("spawn")
     out = ctx.Queue()

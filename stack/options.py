@@ -6,6 +6,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from livelab.durations import parse_duration as _parse_duration
 from livelab.errors import ConfigError, Problem
 
 __all__ = ["FAULT_KEYS", "StackOptions", "parse_duration", "parse_faults", "parse_peaks"]
@@ -16,16 +17,13 @@ FAULT_KEYS: dict[str, tuple[float, float]] = {
     "error_rate": (0.0, 1.0),
     "drop_ws": (0.0, 1.0),
 }
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 def parse_duration(text: str, source: str = "--mini-peak-every") -> float:
-    """'15m', '90s', '500ms', '2h' or a plain number of seconds → seconds (float > 0)."""
-    match = _DURATION.match(text.strip())
-    if not match or float(match.group(1)) <= 0:
-        raise ConfigError([Problem(source, "", text, "a positive duration like 15m, 90s, 500ms")])
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
+    """'15m', '90s', '1m30s', '500ms', '2h' or a plain number of seconds → seconds (> 0).
+
+    The lab's one duration syntax (`livelab.durations`); kept here under its old name."""
+    return _parse_duration(text, source)
 
 
 def parse_faults(items: list[str], source: str = "--fault") -> dict[str, float]:
@@ -113,7 +111,7 @@ class StackOptions:
         if not 0 <= self.port <= 65535:
             problems.append(Problem("--port", "", self.port, "0..65535 (0 = any free port)"))
         if self.host not in ("synthetic", "none"):
-            problems.append(Problem("--host", "", self.host, "synthetic or none"))
+            problems.append(Problem("--publisher", "", self.host, "synthetic or none"))
         if not re.match(r"^[A-Za-z0-9_-]{1,64}$", self.room):
             problems.append(Problem("--room", "", self.room, "1-64 of [A-Za-z0-9_-]"))
         if self.rate_limit_per_s <= 0:

@@ -5,20 +5,31 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from livelab.clihelp import examples
 from livelab.commands.runs import add_index_arg, open_index
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("baseline", help="name runs as baselines for `livelab gate`")
+    parser = sub.add_parser(
+        "baseline",
+        help="name runs as baselines for `livelab gate`",
+        epilog=examples("livelab baseline save runs/main main", "livelab baseline list"),
+    )
     inner = parser.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
 
-    save = inner.add_parser("save", help="save RUN_DIR as baseline NAME (replaces NAME)")
-    save.add_argument("run_dir", metavar="RUN_DIR")
-    save.add_argument("name", metavar="NAME")
+    save = inner.add_parser(
+        "save",
+        help="save RUN_DIR as baseline NAME (replaces NAME)",
+        epilog=examples("livelab baseline save runs/main-20260101 main"),
+    )
+    save.add_argument("run_dir", metavar="RUN_DIR", help="the run directory to name")
+    save.add_argument("name", metavar="NAME", help="baseline name, for `gate --baseline NAME`")
     add_index_arg(save)
     save.set_defaults(func=_save)
 
-    listing = inner.add_parser("list", help="list saved baselines")
+    listing = inner.add_parser(
+        "list", help="list saved baselines", epilog=examples("livelab baseline list")
+    )
     add_index_arg(listing)
     listing.set_defaults(func=_list)
 

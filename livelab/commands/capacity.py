@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from livelab.clihelp import examples
 from livelab.commands.scenario import add_scenario_args
+from livelab.durations import duration_arg
 from livelab.errors import ConfigError, Problem, TargetError
 
 _LOCAL = {"127.0.0.1", "localhost", "::1"}
@@ -23,10 +26,16 @@ def register(sub: Any) -> None:
             "media panel) until the scenario's gates break, then combine that knee with the "
             "model's forecast per edge region into a plan with headroom."
         ),
+        epilog=examples(
+            "livelab capacity scenarios/launch_sea_1111.toml --steps 50:800:x2 --step-duration 20s",
+            "livelab capacity scenarios/launch_sea_1111.toml --knee 5000 --headroom 30% --json",
+        ),
     )
     add_scenario_args(parser)
     parser.add_argument(
-        "--target", help="base URL of the stack (default: start the reference stack on loopback)"
+        "--target",
+        metavar="URL",
+        help="base URL of the stack (default: start the reference stack on loopback)",
     )
     parser.add_argument("--out", type=Path, help="output directory (default runs/capacity-NAME)")
     parser.add_argument(
@@ -34,15 +43,25 @@ def register(sub: Any) -> None:
         default="50:1600:x2",
         help="audiences to try: 50,100,200 or START:STOP:xFACTOR or START:STOP:+STEP",
     )
-    parser.add_argument("--refine", type=int, default=2, help="bisection steps after a failure")
+    parser.add_argument(
+        "--refine", type=int, default=2, metavar="N", help="bisection steps after a failure"
+    )
     parser.add_argument(
         "--headroom", default="30%", help="capacity above the forecast peak (30%% or 0.3)"
     )
     parser.add_argument(
-        "--step-duration", type=float, default=20.0, help="seconds at full audience per step"
+        "--step-duration",
+        type=duration_arg("--step-duration"),
+        default="20s",
+        metavar="DURATION",
+        help="time at full audience per step (90, 90s, 2m, 1m30s)",
     )
     parser.add_argument(
-        "--ramp", type=float, default=5.0, help="seconds to join (at least; ≤ 50 joins/s)"
+        "--ramp",
+        type=duration_arg("--ramp"),
+        default="5s",
+        metavar="DURATION",
+        help="time to join, at least (≤ 50 joins/s)",
     )
     parser.add_argument(
         "--panel-viewers", type=int, default=0, help="aiortc WHEP viewers during each step"
@@ -56,6 +75,9 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--allow-remote", action="store_true", help="permit a non-loopback --target"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON summary on stdout (knee, plan, files)"
     )
     parser.set_defaults(func=_capacity)
 
@@ -99,11 +121,6 @@ def _capacity(args: argparse.Namespace) -> int:
         steps = parse_steps(args.steps)
     except ValueError as exc:
         raise ConfigError([Problem("--steps", "", args.steps, str(exc))]) from None
-    for name in ("step_duration", "ramp"):
-        if getattr(args, name) <= 0:
-            raise ConfigError(
-                [Problem(f"--{name.replace('_', '-')}", "", getattr(args, name), "must be > 0")]
-            )
     if args.workers < 0 or args.panel_viewers < 0:
         raise ConfigError([Problem("--workers/--panel-viewers", "", args.workers, "must be ≥ 0")])
     if args.knee is not None and args.knee < 1:
@@ -140,6 +157,9 @@ def _capacity(args: argparse.Namespace) -> int:
                 f"try smaller --steps. Curve in {out / 'capacity.json'}",
                 file=sys.stderr,
             )
+            if args.json:
+                doc = {"knee": None, "reason": curve.reason}
+                print(json.dumps({**doc, "files": {"capacity.json": str(out / "capacity.json")}}))
             return 1
         knee_step = next(s for s in curve.steps if s.audience == curve.knee)
         knee = Knee(viewers=curve.knee, msgs_per_s=knee_step.figures.get("msgs_per_s") or None)
@@ -166,6 +186,11 @@ def _capacity(args: argparse.Namespace) -> int:
     (out / "capacity.json").write_text(dumps(doc), "utf-8")
     (out / "capacity.md").write_text(capacity_markdown(doc), "utf-8")
     capacity_figure(curve_json, doc["plan"]).savefig(out / "capacity.png", dpi=110)
+    files = {n: str(out / n) for n in ("capacity.md", "capacity.json", "capacity.png")}
+    if args.json:
+        summary = {"knee": doc.get("knee"), "plan": doc.get("plan"), "meta": doc.get("meta")}
+        print(json.dumps({**summary, "files": files}, indent=2, default=str))
+        return 0
     for p in plans:
         print(
             f"  {p.region:12s} peak {p.peak_concurrent:,.0f} viewers → {p.instances} "
@@ -201,7 +226,7 @@ def _measure(
 
         host = "synthetic" if args.panel_viewers > 0 else "none"
         try:
-            proc, base_url = start_stack_process(["--host", host, "--room", args.room], 30.0)
+            proc, base_url = start_stack_process(["--publisher", host, "--room", args.room], 30.0)
         except (RuntimeError, TimeoutError) as exc:
             raise TargetError(f"could not start the reference stack: {exc}") from exc
         print(f"reference stack on {base_url}", file=sys.stderr)

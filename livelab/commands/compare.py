@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from livelab.clihelp import examples
 from livelab.commands.scenario import add_scenario_args
 from livelab.errors import Problem, ScenarioError
 
@@ -19,6 +21,10 @@ def register(sub: Any) -> None:
             "Simulate every [[variants]] entry for R replications with common random numbers "
             "and report, per market and metric, the difference to the first variant with a 95 % "
             "interval from the paired differences, a forest plot and a recommendation."
+        ),
+        epilog=examples(
+            "livelab compare scenarios/strategies_sea_vs_eu.toml --replications 10",
+            "livelab compare scenarios/strategies_sea_vs_eu.toml --objective referral_k --json",
         ),
     )
     add_scenario_args(parser, variant=False)
@@ -39,7 +45,9 @@ def register(sub: Any) -> None:
         help="where replications run; MODULE:FACTORY(workers) returns any concurrent.futures "
         "Executor (e.g. a cluster's)",
     )
-    parser.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: CPU count)"
+    )
     parser.add_argument(
         "--variants", help="comma-separated variant names to compare, in order (first = baseline)"
     )
@@ -47,6 +55,9 @@ def register(sub: Any) -> None:
         "--with-base",
         action="store_true",
         help="add the scenario without variant overrides as the baseline, named 'base'",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON summary on stdout (recommendations)"
     )
     parser.set_defaults(func=_compare)
 
@@ -110,10 +121,18 @@ def _compare(args: argparse.Namespace) -> int:
     figure = forest_plot(comparison)
     figure.savefig(out / "compare_forest.png", dpi=110)
 
+    files = {n: str(out / n) for n in ("compare.md", "compare.json", "compare_forest.png")}
+    if args.json:
+        picks = [
+            {"scope": r.scope, "best": r.best, "clear": r.clear, "ties": list(r.ties)} for r in recs
+        ]
+        summary = {**meta, "variants": list(scenarios), "replications": replications}
+        print(json.dumps({**summary, "recommendations": picks, "files": files}, indent=2))
+        return 0
     for rec in recs:
         verdict = "clear" if rec.clear else f"not distinguishable from {', '.join(rec.ties)}"
         print(f"  {rec.scope:8s} best by {args.objective}: {rec.best} ({verdict})")
-    print(f"wrote {out / 'compare.md'}, {out / 'compare.json'}, {out / 'compare_forest.png'}")
+    print(f"wrote {', '.join(files.values())}")
     return 0
 
 

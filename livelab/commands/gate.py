@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from livelab.clihelp import examples
 from livelab.commands.runs import add_index_arg, open_index
 from livelab.commands.scenario import add_scenario_args, load_from_args
 from livelab.errors import ConfigError, LabError, Problem, TargetError
@@ -24,6 +26,15 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "gate",
         help="judge a run against [gates] (exit 0 pass, 1 fail, 2 config, 3 invalid)",
+        description="Run the scenario (or take --from RUN_DIR) and judge it against its "
+        "[gates]; writes gate.json, junit.xml, gate.md and the report. Exit codes: 0 every gate "
+        "passed, 1 a gate failed, 2 configuration error, 3 the run is invalid or could not be "
+        "made.",
+        epilog=examples(
+            "livelab gate scenarios/ci_smoke.toml",
+            "livelab gate scenarios/ci_smoke.toml --from runs/ci --baseline main --json",
+            "livelab gate scenarios/ci_smoke.toml --model-only --out runs/gate-model",
+        ),
     )
     add_scenario_args(parser)
     parser.add_argument("--target", metavar="URL", help="stack to load (default: reference stack)")
@@ -52,11 +63,14 @@ def register(sub: Any) -> None:
         "--alpha", type=float, default=0.05, help="significance level of regression tests"
     )
     parser.add_argument(
+        "--json", action="store_true", help="print gate.json on stdout instead of the table"
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
         metavar="K=V",
-        help="start the reference stack with this fault (passed to `livelab run`)",
+        help="start the reference stack with this fault (passed to `livelab run`; repeatable)",
     )
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
     parser.add_argument("--no-record", action="store_true", help="do not add to the run index")
@@ -101,19 +115,32 @@ def _make_run(args: argparse.Namespace, out: Path) -> None:
     print(f"livelab gate: {' '.join(argv[2:])}", file=sys.stderr, flush=True)
     # stderr is passed through line by line and its `livelab: …` lines kept as the reason.
     reasons: list[str] = []
-    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) as child:
+    # With --json our stdout carries only the verdict: the child's text goes to stderr (fd 2).
+    out_fd = 2 if args.json else None
+    with subprocess.Popen(argv, stdout=out_fd, stderr=subprocess.PIPE, text=True) as child:
         for line in child.stderr or ():
             sys.stderr.write(line)
             if line.startswith("livelab:"):
                 reasons.append(line.removeprefix("livelab:").strip())
         code = child.wait()
     why = f": {reasons[-1]}" if reasons else ""
+    if code == 3 and (out / "metrics.json").exists() and not _run_error(out):
+        return  # the run happened but is invalid: the judge says so, with its notes
     if code == 2:
         raise ConfigError(f"livelab {command} rejected the configuration (exit 2){why}")
     if code != 0:
         raise TargetError(f"livelab {command} failed (exit {code}); the run cannot be judged{why}")
     if not (out / "metrics.json").exists():
         raise TargetError(f"livelab {command} wrote no metrics.json in {out}")
+
+
+def _run_error(out: Path) -> str | None:
+    """The error `livelab run` recorded in run.json (a run that could not be made)."""
+    try:
+        error = json.loads((out / "run.json").read_text("utf-8")).get("error")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(error) if error else None
 
 
 def _write_invalid(out: Path, reason: str) -> None:
@@ -170,9 +197,11 @@ def _gate(args: argparse.Namespace) -> int:
     (out / "gate.json").write_text(gate_json(result), "utf-8")
     (out / "junit.xml").write_text(junit_xml(result), "utf-8")
     (out / "gate.md").write_text(markdown_table(result), "utf-8")
-    Console(width=180).print(rich_table(result))
+    # With --json, stdout carries only the JSON document; the table goes to stderr.
+    Console(width=180, stderr=args.json).print(rich_table(result))
     for note in result.notes:
-        print(f"note: {note}")
+        print(f"note: {note}", file=sys.stderr if args.json else sys.stdout)
+    report: str | None = None
     if not args.no_report and run.path is not None:
         import matplotlib
 
@@ -180,7 +209,9 @@ def _gate(args: argparse.Namespace) -> int:
         from reports.report_build import write_report
 
         files = write_report(run.path, out, gate=result.as_dict())
-        print(f"report: {files.html} (summary for a PR comment: {files.summary})")
+        report = str(files.html)
+        if not args.json:
+            print(f"report: {files.html} (summary for a PR comment: {files.summary})")
     if not args.no_record and run.path is not None:
         try:
             index.record(run.path, gate_status=result.status)
@@ -188,5 +219,10 @@ def _gate(args: argparse.Namespace) -> int:
             print(f"livelab gate: not recorded in the run index: {exc}", file=sys.stderr)
     if result.status == "invalid":
         print("livelab gate: the run is invalid (see notes); it cannot be judged", file=sys.stderr)
-    print(f"gate: {result.status} — {out / 'gate.json'}, {out / 'junit.xml'}")
+    if args.json:
+        paths = {"gate": str(out / "gate.json"), "junit": str(out / "junit.xml"), "report": report}
+        print(json.dumps({**result.as_dict(), "files": paths},
+                         indent=2, default=str))  # fmt: skip
+    else:
+        print(f"gate: {result.status} — {out / 'gate.json'}, {out / 'junit.xml'}")
     return result.exit_code

@@ -8,9 +8,18 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from livelab.clihelp import examples
+from livelab.durations import duration_arg
+
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("netem", help="impair real traffic with a network profile")
+    parser = subparsers.add_parser(
+        "netem",
+        help="impair real traffic with a network profile",
+        epilog=examples(
+            "livelab netem udp-relay --profile ID-4g --listen 127.0.0.1:0 --to 127.0.0.1:5004"
+        ),
+    )
     sub = parser.add_subparsers(dest="netem_command", metavar="ACTION", required=True)
     for kind, helptext in (
         ("udp-relay", "relay UDP datagrams through a profile (delay, jitter, loss, rate, …)"),
@@ -19,15 +28,37 @@ def register(subparsers: Any) -> None:
             "relay TCP connections through a profile (delay, jitter, bandwidth; loss as RTO)",
         ),
     ):
-        p = sub.add_parser(kind, help=helptext)
+        p = sub.add_parser(
+            kind,
+            help=helptext,
+            epilog=examples(
+                f"livelab netem {kind} --profile ID-4g --listen 127.0.0.1:0 --to 127.0.0.1:8080",
+                f"livelab netem {kind} --profile 'delay 100ms 20ms loss 1%' --listen "
+                "127.0.0.1:9000 --to 127.0.0.1:8080 --duration 2m --stats-every 10s",
+            ),
+        )
         p.add_argument("--profile", required=True, help="profile name, MARKET-LASTMILE or tc spec")
         p.add_argument("--origin", default="hk", help="origin for MARKET-LASTMILE (hk, hangzhou)")
-        p.add_argument("--listen", required=True, help="HOST:PORT to listen on (port 0: any)")
-        p.add_argument("--to", required=True, dest="target", help="HOST:PORT to relay to")
-        p.add_argument("--seed", type=int, default=None, help="seed for reproducible impairment")
-        p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
         p.add_argument(
-            "--stats-every", type=float, default=0.0, help="print stats every S seconds (0: off)"
+            "--listen", required=True, metavar="HOST:PORT", help="where to listen (port 0: any)"
+        )
+        p.add_argument(
+            "--to", required=True, dest="target", metavar="HOST:PORT", help="where to relay to"
+        )
+        p.add_argument("--seed", type=int, default=None, help="seed for reproducible impairment")
+        p.add_argument(
+            "--duration",
+            type=duration_arg("--duration"),
+            default=None,
+            metavar="DURATION",
+            help="stop after this long (90, 90s, 2m, 1m30s; default: until SIGINT/SIGTERM)",
+        )
+        p.add_argument(
+            "--stats-every",
+            type=duration_arg("--stats-every", allow_zero=True),
+            default="0",
+            metavar="DURATION",
+            help="print stats this often (0: off)",
         )
         p.add_argument(
             "--allow-remote", action="store_true", help="allow non-loopback --listen/--to"

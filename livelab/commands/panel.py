@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from typing import Any
 
+from livelab.clihelp import examples
+from livelab.durations import duration_arg
 from livelab.errors import ConfigError, Problem, TargetError
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration_s(text: str) -> float:
-    """``"60s"``, ``"2m"``, ``"90"`` (seconds) → seconds; raises `ConfigError`."""
-    m = _DURATION.match(text.strip())
-    if not m or float(m.group(1)) <= 0:
-        raise ConfigError([Problem("--duration", "", text, "a positive duration: 60s, 2m, 500ms")])
-    return float(m.group(1)) * float(_UNIT_S[m.group(2)])
 
 
 def register(sub: Any) -> None:
@@ -30,6 +20,11 @@ def register(sub: Any) -> None:
             "user space), spread over several processes. Writes panel.json, "
             "panel_timeseries.csv and metrics.json into --out."
         ),
+        epilog=examples(
+            "livelab panel --whep http://127.0.0.1:8080/whep/demo --viewers 8 --out runs/panel",
+            "livelab panel --whep http://127.0.0.1:8080/whep/demo --viewers 20 --duration 2m "
+            '--profiles "ID-4g:0.5,GB-wifi:0.5" --out runs/panel',
+        ),
     )
     p.add_argument(
         "--whep",
@@ -37,7 +32,7 @@ def register(sub: Any) -> None:
         metavar="URL",
         help="WHEP endpoint, e.g. http://127.0.0.1:8080/whep/demo",
     )
-    p.add_argument("--viewers", type=int, required=True, metavar="N")
+    p.add_argument("--viewers", type=int, required=True, metavar="N", help="aiortc viewers")
     p.add_argument(
         "--profiles",
         default="delay 0ms",
@@ -45,8 +40,14 @@ def register(sub: Any) -> None:
         help='profile names or inline tc netem specs with weights: "ID-4g:0.5,delay 150ms 20ms '
         'loss 1%%:0.5" (default: a clean path)',
     )
-    p.add_argument("--duration", default="60s", help="run length (joins spread over its start)")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument(
+        "--duration",
+        type=duration_arg("--duration"),
+        default="60s",
+        metavar="DURATION",
+        help="run length, joins spread over its start (90, 90s, 2m, 1m30s)",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="where the outputs go")
     probes = p.add_mutually_exclusive_group()
     probes.add_argument(
         "--probes", type=int, metavar="K", help="decoding viewers (default 10%%, ≥1)"
@@ -57,7 +58,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--processes", type=int, metavar="P", help="panel processes (default: one per core)"
     )
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="seed of the impairment and the joins")
     p.add_argument(
         "--receiver",
         choices=("fixed", "stock"),
@@ -71,7 +72,13 @@ def register(sub: Any) -> None:
         metavar="PCT",
         help="a process above this %% of one core for --cpu-sustain s marks the run invalid",
     )
-    p.add_argument("--cpu-sustain", type=float, default=5.0, metavar="S")
+    p.add_argument(
+        "--cpu-sustain",
+        type=duration_arg("--cpu-sustain"),
+        default="5s",
+        metavar="DURATION",
+        help="how long a process may stay above --max-cpu",
+    )
     p.add_argument(
         "--max-lag",
         type=float,
@@ -134,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
         whep_url=args.whep,
         viewers=args.viewers,
         profiles=profiles,
-        duration_s=parse_duration_s(args.duration),
+        duration_s=args.duration,
         probes=_probes(args),
         processes=args.processes,
         seed=args.seed,

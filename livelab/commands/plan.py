@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from livelab.clihelp import examples
+from livelab.durations import duration_arg
 from livelab.errors import ConfigError, Problem
 
 
@@ -22,25 +24,50 @@ def parse_scale(text: str) -> int:
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("plan", help="compile a model run directory into a load plan")
+    parser = sub.add_parser(
+        "plan",
+        help="compile a model run directory into a load plan",
+        epilog=examples(
+            "livelab plan runs/demo-model --scale 1:200 --window peak --out runs/demo-plan",
+            "livelab plan runs/demo-model --window 600-720 --panel-viewers 8",
+        ),
+    )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a `livelab simulate --out` directory")
-    parser.add_argument("--scale", default=None, help="1:N — one virtual viewer per N (1:200)")
+    parser.add_argument(
+        "--scale",
+        default=None,
+        metavar="1:N",
+        help="one virtual viewer per N modelled (default: the scenario's load.scale, 1:200)",
+    )
     parser.add_argument(
         "--window",
         default=None,
-        help="peak (default), full, START-END in s from stream start, or a mini-peak of the "
-        "model's host: lottery_N, flash_deal_N, poll_N, mini_peak_N",
+        help="peak, full, START-END in s from stream start, or a mini-peak of the model's host:"
+        " lottery_N, flash_deal_N, poll_N, mini_peak_N (default: load.window, peak)",
     )
     parser.add_argument(
-        "--window-s", type=float, default=None, help="peak or mini-peak window length, s (120)"
+        "--window-s",
+        type=duration_arg("--window-s"),
+        default=None,
+        metavar="DURATION",
+        help="peak or mini-peak window length (default: load.window_s, 120 s)",
     )
     parser.add_argument(
         "--actor-scale",
         default=None,
-        help="1:N — one per N among viewers who order, ask or share in the window (= --scale)",
+        metavar="1:N",
+        help="one per N among viewers who order, ask or share in the window (default: --scale)",
     )
-    parser.add_argument("--panel-viewers", type=int, default=None, help="media panel viewers (4)")
-    parser.add_argument("--out", default=None, help="output directory (default RUN_DIR)")
+    parser.add_argument(
+        "--panel-viewers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="media panel viewers (default: load.panel_viewers, 4)",
+    )
+    parser.add_argument(
+        "--out", default=None, metavar="DIR", help="output directory (default: RUN_DIR)"
+    )
     parser.set_defaults(func=_plan)
 
 

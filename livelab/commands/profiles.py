@@ -6,24 +6,44 @@ import argparse
 import json
 from typing import Any
 
+from livelab.clihelp import examples
+
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("profiles", help="list, show and render network profiles")
+    parser = subparsers.add_parser(
+        "profiles",
+        help="list, show and render network profiles",
+        epilog=examples("livelab profiles list", "livelab profiles show ID-4g"),
+    )
     sub = parser.add_subparsers(dest="profiles_command", metavar="ACTION", required=True)
 
-    p_list = sub.add_parser("list", help="list the named profiles")
+    p_list = sub.add_parser(
+        "list", help="list the named profiles", epilog=examples("livelab profiles list")
+    )
     p_list.set_defaults(func=_list)
 
-    p_show = sub.add_parser("show", help="show one profile (name, MARKET-LASTMILE or tc spec)")
-    p_show.add_argument("name")
+    p_show = sub.add_parser(
+        "show",
+        help="show one profile (name, MARKET-LASTMILE or tc spec)",
+        epilog=examples(
+            "livelab profiles show ID-4g",
+            "livelab profiles show SA-wifi --origin hangzhou --json",
+            "livelab profiles show 'delay 100ms 20ms loss 1%'",
+        ),
+    )
+    p_show.add_argument("name", help="profile name, MARKET-LASTMILE or inline tc netem spec")
     p_show.add_argument("--origin", default="hk", help="origin for MARKET-LASTMILE (hk, hangzhou)")
     p_show.add_argument("--json", action="store_true", help="print JSON")
     p_show.set_defaults(func=_show)
 
-    p_tc = sub.add_parser("tc", help="print the equivalent tc qdisc commands")
-    p_tc.add_argument("name")
+    p_tc = sub.add_parser(
+        "tc",
+        help="print the equivalent tc qdisc commands",
+        epilog=examples("livelab profiles tc ID-4g --dev eth0"),
+    )
+    p_tc.add_argument("name", help="profile name, MARKET-LASTMILE or inline tc netem spec")
     p_tc.add_argument("--dev", required=True, help="origin-side network interface, e.g. eth0")
-    p_tc.add_argument("--origin", default="hk")
+    p_tc.add_argument("--origin", default="hk", help="origin for MARKET-LASTMILE (hk, hangzhou)")
     p_tc.add_argument("--ifb", default="ifb0", help="ifb device used for the up direction")
     p_tc.set_defaults(func=_tc)
 

@@ -6,13 +6,16 @@ import argparse
 import sys
 from typing import Any
 
+from livelab.clihelp import examples
 from livelab.commands.runs import add_index_arg, open_index
 from livelab.errors import LabError
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
-        "report", help="write report.html and summary.md for a run directory (re-runs nothing)"
+        "report",
+        help="write report.html and summary.md for a run directory (re-runs nothing)",
+        epilog=examples("livelab report runs/demo", "livelab report runs/demo --out /tmp/report"),
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="from `livelab simulate` or `run`")
     parser.add_argument("--out", metavar="DIR", help="where to write (default: RUN_DIR)")

@@ -4,12 +4,14 @@ measure, and feed the measured experience back into the model."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from livelab.clihelp import examples
 from livelab.commands.scenario import add_scenario_args, load_from_args
 from livelab.errors import ConfigError, Problem
 
@@ -19,29 +21,58 @@ def register(sub: Any) -> None:
         "run",
         help="simulate a launch, replay it as real load, measure, and close the loop",
         description="Without --target, starts the reference stack on 127.0.0.1. Writes the run "
-        "directory (metrics.json, model/, plan.json, locust/, panel.json, stack_metrics.prom).",
+        "directory (metrics.json, model/, plan.json, locust/, panel.json, stack_metrics.prom). "
+        "Exit codes: 0 a valid run, 2 bad configuration, 3 the target failed or the run is "
+        "invalid (saturated generator, crashed Locust; see meta.notes), 130 interrupted.",
+        epilog=examples(
+            "livelab run scenarios/demo.toml",
+            "livelab run scenarios/demo.toml --fault chat_delay_ms=800 --json",
+            "livelab run my.toml --target http://127.0.0.1:8080 --room launch --workers 4",
+        ),
     )
     add_scenario_args(p)
     p.add_argument("--target", metavar="URL", help="base URL of your stack (default: start one)")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<scenario>-<time>)")
-    p.add_argument("--workers", type=int, metavar="N", help="local Locust worker processes")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local Locust worker processes (default: the scenario's load.workers)",
+    )
     p.add_argument("--allow-remote", action="store_true", help="permit a non-loopback --target")
     p.add_argument("--web", action="store_true", help="serve the Locust web UI during the run")
-    p.add_argument("--room", default="demo", help="room to join (default demo)")
+    p.add_argument("--room", default="demo", help="room to join")
     p.add_argument(
         "--stack-arg", action="append", default=[], metavar="ARG",
         help="extra argument for the reference stack, e.g. --stack-arg=--fault=chat_delay_ms=800",
     )  # fmt: skip
     p.add_argument("--fault", action="append", default=[], metavar="K=V",
-                   help="reference-stack fault, e.g. chat_delay_ms=800")  # fmt: skip
+                   help="reference-stack fault, e.g. chat_delay_ms=800 (repeatable)")  # fmt: skip
     p.add_argument("--no-panel", action="store_true", help="skip the media panel")
     p.add_argument("--no-report", action="store_true", help="do not call `livelab report`")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON summary on stdout instead of the text lines",
+    )
     dist = p.add_mutually_exclusive_group()
     dist.add_argument("--master", action="store_true", help="wait for remote Locust workers")
     dist.add_argument("--worker", action="store_true", help="be a Locust worker for a master")
-    p.add_argument("--expect-workers", type=int, default=1, metavar="N", help="with --master")
+    p.add_argument(
+        "--expect-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --master: workers to wait for; with --worker: the same N",
+    )
     p.add_argument("--master-host", metavar="H", help="with --worker: the master's address")
-    p.add_argument("--master-port", type=int, default=5557)
+    p.add_argument(
+        "--master-port",
+        type=int,
+        default=5557,
+        metavar="PORT",
+        help="the Locust master's port (--master binds it, --worker connects)",
+    )
     p.add_argument("--plan", metavar="FILE", help="with --worker: the master's plan.json")
     p.set_defaults(func=_run)
 
@@ -98,40 +129,66 @@ def _run(args: argparse.Namespace) -> int:
     outcome = run(scenario, options, command=["livelab", *sys.argv[1:]])
     doc = outcome.metrics
     meta = doc["meta"]
+    code = 130 if outcome.interrupted else (0 if meta["valid"] else 3)
+    summary = run_summary(out, doc, _report_path(out), code)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
+    if code == 3:
+        # The run happened and its files say why it cannot be judged; `livelab gate` refuses
+        # to judge it too. Exit 3, as `gate` does, so a pipeline cannot take it for a pass.
+        print("livelab: this run is marked INVALID in metrics.json (see its notes)",
+              file=sys.stderr)  # fmt: skip
+    return code
+
+
+_P95 = ("join_ms", "chat_rtt_ms", "answer_ms", "order_ms", "g2g_latency_ms")
+_FILES = ("locust/stats_stats.csv", "panel.json", "stack_metrics.prom", "model/summary.md")
+
+
+def run_summary(out: Path, doc: dict[str, Any], report: str | None, code: int) -> dict[str, Any]:
+    """What `livelab run` prints (as text, or as JSON with --json): latencies in ms."""
     overall = doc["overall"]
-
-    def p95(name: str) -> str:
-        entry = overall.get(name) or {}
-        return "-" if entry.get("p95") is None else f"{entry['p95']:.0f} ms"
-
-    print(f"run directory: {out}")
-    print(f"  metrics:  {out / 'metrics.json'}  (valid: {meta['valid']})")
-    print(f"  measured p95: join {p95('join_ms')}, chat {p95('chat_rtt_ms')}, answer "
-          f"{p95('answer_ms')}, order {p95('order_ms')}, g2g {p95('g2g_latency_ms')}")  # fmt: skip
-    modelled = (overall.get("retention_30s") or {}).get("value")
     loop = (doc.get("with_measured_qoe") or {}).get("overall", {}).get("retention_30s") or {}
-    if modelled is not None and loop.get("value") is not None:
-        print(f"  retention_30s: modelled {modelled:.1%}, with measured QoE {loop['value']:.1%}")
-    for note in meta["notes"]:
+    return {
+        "run_dir": str(out),
+        "metrics": str(out / "metrics.json"),
+        "valid": bool(doc["meta"]["valid"]),
+        "exit_code": code,
+        "notes": list(doc["meta"]["notes"]),
+        "measured_p95_ms": {n: (overall.get(n) or {}).get("p95") for n in _P95},
+        "retention_30s": {
+            "modelled": (overall.get("retention_30s") or {}).get("value"),
+            "with_measured_qoe": loop.get("value"),
+        },
+        "files": {n: str(out / n) for n in _FILES if (out / n).exists()},
+        "report": report,
+    }
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    def ms(name: str) -> str:
+        value = s["measured_p95_ms"][name]
+        return "-" if value is None else f"{value:.0f} ms"
+
+    print(f"run directory: {s['run_dir']}")
+    print(f"  metrics:  {s['metrics']}  (valid: {s['valid']})")
+    print(f"  measured p95: join {ms('join_ms')}, chat {ms('chat_rtt_ms')}, answer "
+          f"{ms('answer_ms')}, order {ms('order_ms')}, g2g {ms('g2g_latency_ms')}")  # fmt: skip
+    retention = s["retention_30s"]
+    if retention["modelled"] is not None and retention["with_measured_qoe"] is not None:
+        print(f"  retention_30s: modelled {retention['modelled']:.1%}, with measured QoE "
+              f"{retention['with_measured_qoe']:.1%}")  # fmt: skip
+    for note in s["notes"]:
         print(f"  note: {note}")
-    for name in ("locust/stats_stats.csv", "panel.json", "stack_metrics.prom", "model/summary.md"):
-        if (out / name).exists():
-            print(f"  {name}: {out / name}")
-    report_path = _report_path(out)
-    if report_path:
-        print(f"report: {report_path}")
-    if outcome.interrupted:
-        return 130
-    if not meta["valid"]:
-        # Exit 0 all the same: the run happened and its files say why it cannot be judged;
-        # `livelab gate` refuses to judge an invalid run.
-        print("WARNING: this run is marked INVALID in metrics.json (see the notes above)")
-    return 0
+    for name, path in s["files"].items():
+        print(f"  {name}: {path}")
+    if s["report"]:
+        print(f"report: {s['report']}")
 
 
 def _report_path(out: Path) -> str | None:
-    import json
-
     try:
         info = json.loads((out / "run.json").read_text())
     except (OSError, ValueError):

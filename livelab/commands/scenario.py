@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from livelab.clihelp import examples
+
 
 def add_scenario_args(parser: argparse.ArgumentParser, *, variant: bool = True) -> None:
     """The arguments every scenario-taking command shares: FILE, --set, --variant."""
@@ -16,7 +18,8 @@ def add_scenario_args(parser: argparse.ArgumentParser, *, variant: bool = True) 
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a field, e.g. host.mini_peak_every_min=20 or markets.ID.audience=50000",
+        help="override a field, e.g. host.mini_peak_every_min=20 or markets.ID.audience=50000 "
+        "(repeatable)",
     )
     if variant:
         parser.add_argument("--variant", metavar="NAME", help="apply a [[variants]] entry")
@@ -30,14 +33,29 @@ def load_from_args(args: argparse.Namespace) -> Any:
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("scenario", help="validate scenarios, print their JSON Schema")
+    parser = sub.add_parser(
+        "scenario",
+        help="validate scenarios, print their JSON Schema",
+        epilog=examples("livelab scenario check scenarios/demo.toml"),
+    )
     inner = parser.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
 
-    check = inner.add_parser("check", help="validate a scenario file (exit 2 when invalid)")
+    check = inner.add_parser(
+        "check",
+        help="validate a scenario file (exit 2 when invalid)",
+        epilog=examples(
+            "livelab scenario check scenarios/demo.toml",
+            "livelab scenario check scenarios/demo.toml --set markets.ID.audience=50000",
+        ),
+    )
     add_scenario_args(check)
     check.set_defaults(func=_check)
 
-    schema = inner.add_parser("schema", help="print the scenario JSON Schema for editors")
+    schema = inner.add_parser(
+        "schema",
+        help="print the scenario JSON Schema for editors",
+        epilog=examples("livelab scenario schema > scenario.schema.json"),
+    )
     schema.set_defaults(func=_schema)
 
 

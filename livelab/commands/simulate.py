@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from livelab.clihelp import examples
 from livelab.commands.runs import add_index_arg, open_index
 from livelab.commands.scenario import add_scenario_args, load_from_args
 from livelab.errors import LabError
@@ -17,6 +18,10 @@ def register(sub: Any) -> None:
         help="run the viewer model on a scenario and write a run directory",
         description="Simulate a launch: metrics.json, timeseries.csv, viewers.npz, events.json, "
         "summary.md and plots/ in DIR.",
+        epilog=examples(
+            "livelab simulate scenarios/demo.toml --out runs/demo-model",
+            "livelab simulate scenarios/ramadan_me.toml --replications 10 --out runs/ramadan",
+        ),
     )
     add_scenario_args(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="run directory to write")

@@ -24,6 +24,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from loadgen.locust.options import LIVELAB_OPTIONS, env_var
 from loadgen.locust.samples import SampleBook, percentile
 from loadgen.plan.document import Plan, Script, load_plan
 from loadgen.plan.shape import share_of
@@ -240,12 +241,8 @@ RUNTIME = Runtime()
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
     group = parser.add_argument_group("livelab")
-    group.add_argument("--livelab-plan", default="", help="plan.json to replay")
-    group.add_argument("--livelab-room", default="demo", help="room to join")
-    group.add_argument("--livelab-out", default="", help="directory for samples.json, live.json")
-    group.add_argument("--livelab-workers", type=int, default=1, help="workers sharing the plan")
-    group.add_argument("--livelab-relays", default="", help="JSON profile → host:port for WS")
-    group.add_argument("--livelab-linger-s", type=float, default=5.0, help="wait for replies, s")
+    for option, kwargs in LIVELAB_OPTIONS:  # each also from its LOCUST_LIVELAB_… variable
+        group.add_argument(option, env_var=env_var(option), **kwargs)
 
 
 @events.init.add_listener

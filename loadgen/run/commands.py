@@ -37,7 +37,7 @@ def stack_command(
     return [
         sys.executable, "-m", "livelab", "stack", "serve",
         "--port", str(port), "--ready-file", str(ready_file), "--room", room,
-        "--host", "synthetic", "--db", str(db), "--secret", secret,
+        "--publisher", "synthetic", "--db", str(db), "--secret", secret,
         "--mini-peak-every", f"{mini_peak_every_s:g}s",
         "--announce-ahead", f"{announce_ahead_s:g}s",
         "--think-time", f"{think_time_s:g}s",
@@ -74,7 +74,6 @@ def _common(spec: LocustSpec, workers: int) -> list[str]:
         "--livelab-workers", str(max(workers, 1)),
         "--livelab-linger-s", f"{spec.linger_s:g}",
         "--stop-timeout", f"{spec.stop_timeout_s:g}",
-        "--exit-code-on-error", "0",
         "--loglevel", "INFO",
     ]  # fmt: skip
     if spec.relays is not None:

@@ -15,6 +15,7 @@ import numpy as np
 from loadgen.locust.samples import SampleBook, read_samples
 from loadgen.run.abort import abort_notes
 from loadgen.run.closed_loop import measured_qoe, scenario_with_qoe
+from loadgen.run.locust_exit import exceptions_logged, locust_exit_verdict
 from loadgen.run.measured import experience
 
 if TYPE_CHECKING:
@@ -113,6 +114,10 @@ def finish(r: _Run, *, interrupted: bool) -> RunOutcome:
         max_start_lag_ms=r.load.max_start_lag_s * 1000.0,
         interrupted=interrupted,
     )
+    locust_ok, locust_note = locust_exit_verdict(
+        r.locust_rc, exceptions_logged(out / "locust" / "stats_exceptions.csv")
+    )
+    valid, notes = valid and locust_ok, notes + ([locust_note] if locust_note else [])
     notes += abort_notes(book.notes)  # k6's abortOnFail stopped the load
     outages = r.monitor.outages if r.monitor else []
     notes += [

@@ -268,9 +268,8 @@ class _Run:
                 self.notes.append("Locust overran the plan by 120 s and was stopped")
                 break
             time.sleep(0.25)
+        # Its exit code is judged in `finish` (loadgen.run.locust_exit).
         self.locust_rc = self.children.stop("locust", signal.SIGTERM, timeout_s=15.0)
-        if self.locust_rc not in (0, None):
-            self.notes.append(f"Locust exited with {self.locust_rc}: {locust.log_tail(5)}")
         for name in list(self.children.items):
             if name.startswith("locust-worker"):
                 self.children.stop(name, timeout_s=10.0)
