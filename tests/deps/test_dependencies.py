@@ -85,11 +85,17 @@ def test_every_declared_dependency_is_imported_somewhere():
 
 def _module_level(tree: ast.Module) -> list[ast.stmt]:
     """Statements run on import: the body, and inside `if`/`try`/`with`, not in functions
-    (where the project imports its heavy packages lazily)."""
+    (where the project imports its heavy packages lazily) nor under `if TYPE_CHECKING:` (read
+    by mypy only)."""
     out: list[ast.stmt] = []
     todo: list[ast.stmt] = list(tree.body)
     while todo:
         node = todo.pop()
+        if isinstance(node, ast.If) and ast.unparse(node.test) in (
+            "TYPE_CHECKING",
+            "typing.TYPE_CHECKING",
+        ):
+            continue
         out.append(node)
         if isinstance(node, ast.If | ast.Try | ast.With):
             for name in ("body", "orelse", "finalbody", "handlers"):
