@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.exceptions import InvalidAccessError, InvalidStateError
+from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
+from aiortc.sdp import SessionDescription
 
 from stack.fanout import VideoHub
 from stack.httperr import ApiError
@@ -34,7 +35,20 @@ MAX_SESSIONS = 5000
 MAX_ROOMS = 1000
 MAX_SDP_BYTES = 64 * 1024
 # Errors aiortc raises for an offer it cannot parse or negotiate; anything else is our bug.
-SDP_ERRORS = (ValueError, KeyError, IndexError, TypeError, InvalidAccessError, InvalidStateError)
+# OperationError: an m-line whose payload types have no usable a=rtpmap. StopIteration:
+# aiortc's parser looks codecs up with next(), so an a=fmtp line for a payload type without
+# a=rtpmap escapes as StopIteration (as RuntimeError once it leaves a coroutine) — which is
+# why `_read_offer` parses the offer itself first, outside any coroutine frame.
+SDP_ERRORS = (
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    InvalidAccessError,
+    InvalidStateError,
+    OperationError,
+)
+SDP_PARSE_ERRORS = (*SDP_ERRORS, StopIteration)
 
 
 @dataclass
@@ -115,6 +129,12 @@ class MediaService:
         if "\nm=video" not in sdp:
             self.stats.sdp_rejected += 1
             raise _http_error(400, "invalid_sdp", "SDP offer has no video m-line")
+        try:
+            SessionDescription.parse(sdp)  # what setRemoteDescription will do, outside a coroutine
+        except SDP_PARSE_ERRORS as exc:
+            self.stats.sdp_rejected += 1
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise _http_error(400, "invalid_sdp", f"cannot parse offer ({reason})") from None
         return room, RTCSessionDescription(sdp=sdp, type="offer")
 
     async def _negotiate(

@@ -1,0 +1,447 @@
+"""Send fuzzed inputs (`stack.fuzz_inputs`) to a live stack and check what must hold after each.
+
+After every input:
+
+1. no internal error: no 5xx answer, no server log record at ERROR or above, and the raw
+   answer is well-formed HTTP;
+2. the WebSocket is kept wherever docs/protocol.md says so: an invalid frame gets an `error`
+   frame with a documented code and the connection still answers a `ping` (only a frame over the
+   64 KiB hard limit may close it, with 1009);
+3. every answer's status is one the endpoint documents;
+4. the ledger: a `201` never comes twice for one (room, viewer, Idempotency-Key), a `200`
+   replay returns the acknowledged order unchanged, a `422` names a key that was used.
+
+`check_invariants()` then asks: is the server alive (`/healthz`), does each acknowledged order
+still read back and replay to the same order, does the SQLite file hold exactly one row per key
+and nothing unacknowledged, and did the bystander's socket receive nothing meant for the fuzzer.
+
+`LiveStack` runs the stack and the harness on an event loop in a background thread, so a
+synchronous hypothesis test can drive them (`live.send(inp)`). Needs the dev extra (hypothesis
+is imported by `stack.fuzz_inputs` only; this module needs aiohttp).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aiohttp
+
+from stack.fuzz_inputs import OTHER_ROOM, ROOM, Auth, HttpInput, RawInput, WsInput
+from stack.server import StackServer
+from stack.testing import running_stack_server
+from stack.ws import HARD_MAX_FRAME_BYTES
+
+__all__ = ["ADMIN_TOKEN", "FuzzFailure", "FuzzHarness", "LiveStack"]
+
+T = TypeVar("T")
+ADMIN_TOKEN = "fuzz-admin-token"
+TIMEOUT_S = 10.0  # any single answer; a loaded 2-core machine is slow, a hung server is slower
+WS_ERROR_CODES = {"bad_json", "missing_field", "bad_field", "unknown_type", "too_large"}
+SERVER_TYPES = {
+    "welcome", "chat", "answer", "countdown", "lottery", "flash_deal", "poll", "viewers",
+    "leaderboard", "pong", "error", "batch",
+}  # fmt: skip
+# Statuses each endpoint family may answer (docs/protocol.md); 404/405 where the path or method
+# does not match a route at all.
+ALLOWED_STATUS: dict[str, set[int]] = {
+    "join": {200, 400, 404, 405, 413},
+    "orders": {200, 201, 400, 401, 403, 404, 405, 413, 422},
+    "order_get": {200, 400, 401, 403, 404, 405},
+    "referrals": {201, 400, 401, 403, 404, 405},
+    "reads": {200, 400, 401, 404, 405},
+    "admin": {200, 400, 401, 413},
+    "whep": {201, 400, 404, 405, 413, 415},
+    "whip": {201, 400, 404, 405, 409, 413, 415},
+    "media_delete": {200, 404, 405},
+}
+_BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+class FuzzFailure(AssertionError):
+    """An input broke a rule; the message names the input and the rule."""
+
+
+@dataclass
+class _Acked:
+    order: dict[str, Any]
+    headers: dict[str, str]  # as sent: the token and the Idempotency-Key
+    query: dict[str, str]
+    body: bytes
+
+
+class _ErrorLog(logging.Handler):
+    """Collects log records at ERROR and above from every logger in the process."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass
+class FuzzHarness:
+    """Drives one live `StackServer`; `counts` holds how many inputs of each kind were sent."""
+
+    server: StackServer
+    session: aiohttp.ClientSession
+    db_path: str
+    counts: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    tokens: dict[str, str] = field(default_factory=dict)
+    acked: dict[tuple[str, str, str], _Acked] = field(default_factory=dict)
+    _ws: aiohttp.ClientWebSocketResponse | None = None
+    _bystander: aiohttp.ClientWebSocketResponse | None = None
+    _pings: int = 0
+    _log: _ErrorLog = field(default_factory=_ErrorLog)
+
+    @property
+    def base(self) -> str:
+        return self.server.base_url
+
+    async def start(self) -> None:
+        logging.getLogger().addHandler(self._log)
+        for viewer, room in [("v-1", ROOM), ("v-2", ROOM), ("fuzzer", ROOM), ("w-1", OTHER_ROOM)]:
+            self.tokens[viewer] = await self._join(viewer, room)
+        self.tokens["bystander"] = await self._join("bystander", ROOM)
+        self._bystander = await self._connect("bystander")
+        self._ws = await self._connect("fuzzer")
+
+    async def close(self) -> None:
+        for ws in (self._ws, self._bystander):
+            if ws is not None:
+                await ws.close()
+        logging.getLogger().removeHandler(self._log)
+
+    async def _join(self, viewer: str, room: str) -> str:
+        url = f"{self.base}/api/rooms/{room}/join"
+        async with self.session.post(url, json={"viewer_id": viewer, "market": "ID"}) as resp:
+            if resp.status != 200:
+                raise FuzzFailure(f"setup: join {viewer} answered {resp.status}")
+            token: str = (await resp.json())["token"]
+            return token
+
+    async def _connect(self, viewer: str) -> aiohttp.ClientWebSocketResponse:
+        url = f"{self.base}/api/rooms/{ROOM}/ws"
+        ws = await self.session.ws_connect(url, params={"token": self.tokens[viewer]})
+        welcome = await ws.receive_json(timeout=TIMEOUT_S)
+        if welcome.get("type") != "welcome":
+            raise FuzzFailure(f"setup: {viewer} got {welcome} instead of welcome")
+        return ws
+
+    # -- one input ------------------------------------------------------------------------
+    async def send(self, inp: WsInput | HttpInput | RawInput) -> str:
+        """Send one input and check it; returns a short outcome (status or frame codes)."""
+        try:
+            if isinstance(inp, WsInput):
+                label, outcome = f"ws.{inp.kind}", await self._send_ws(inp)
+            elif isinstance(inp, HttpInput):
+                label, outcome = f"http.{inp.kind}", await self._send_http(inp)
+            else:
+                label, outcome = f"raw.{inp.kind}", await self._send_raw(inp)
+        except FuzzFailure:
+            self._log.records.clear()  # this input's; do not blame the next one
+            raise
+        self.counts[label] += 1
+        self.outcomes[f"{label} {outcome}"] += 1
+        self._check_log(inp)
+        return outcome
+
+    def _check_log(self, inp: object) -> None:
+        if self._log.records:
+            record = self._log.records[0]
+            self._log.records.clear()
+            trace = logging.Formatter().format(record)
+            raise FuzzFailure(f"server logged, after {inp!r}:\n{trace}")
+
+    async def _send_ws(self, inp: WsInput) -> str:
+        if self._ws is None or self._ws.closed:  # a finding before this one broke it
+            self._ws = await self._connect("fuzzer")
+        ws = self._ws
+        try:
+            if inp.data or inp.kind == "binary":
+                await ws.send_bytes(inp.data)
+            else:
+                await ws.send_str(inp.text)
+        except ConnectionError as exc:
+            raise FuzzFailure(f"WebSocket gone before {inp!r}: {exc}") from None
+        self._pings += 1
+        ping_id = f"fuzz-{self._pings}"
+        await ws.send_json({"type": "ping", "id": ping_id})
+        codes: list[str] = []
+        while True:
+            msg = await ws.receive(timeout=TIMEOUT_S)
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                if len(inp.text.encode()) > HARD_MAX_FRAME_BYTES and msg.data == 1009:
+                    self._ws = await self._connect("fuzzer")  # documented: 1009, reconnect
+                    return "closed 1009"
+                raise FuzzFailure(f"WebSocket closed ({msg.data}, {msg.extra}) by {inp!r}")
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                raise FuzzFailure(f"server sent a {msg.type.name} frame after {inp!r}")
+            frame = json.loads(msg.data)
+            for item in frame["messages"] if frame.get("type") == "batch" else [frame]:
+                kind = item.get("type")
+                if kind not in SERVER_TYPES:
+                    raise FuzzFailure(f"server sent unknown type {kind!r} after {inp!r}")
+                if kind == "error":
+                    if item.get("code") not in WS_ERROR_CODES:
+                        raise FuzzFailure(f"undocumented error {item} after {inp!r}")
+                    codes.append(item["code"])
+                if kind == "pong" and item.get("id") == ping_id:
+                    if inp.kind == "binary" and codes != ["bad_json"]:
+                        raise FuzzFailure(f"binary frame got {codes}, not one bad_json error")
+                    return ",".join(codes) or "ok"
+
+    def _resolve(self, auth: Auth, viewer: str) -> tuple[dict[str, str], dict[str, str]]:
+        """(headers, query) carrying the token `auth` describes."""
+        token: str | None = {
+            "none": None,
+            "viewer": self.tokens.get(viewer or "v-1"),
+            "other_room": self.tokens["w-1"],
+            "admin": ADMIN_TOKEN,
+            "junk": auth.text,
+        }[auth.base]
+        if token is not None and auth.base != "junk":
+            token = _spoil(token, auth)
+        if token is None:
+            return {}, {}
+        headers = {"Authorization": f"Bearer {token}"}
+        if auth.where == "lower":
+            headers = {"authorization": f"bearer {token}"}
+        query = {"token": token}
+        return {
+            "header": (headers, {}),
+            "lower": (headers, {}),
+            "query": ({}, query),
+            "both": (headers, query),
+        }[auth.where]
+
+    async def _send_http(self, inp: HttpInput) -> str:
+        headers, query = self._resolve(inp.auth, inp.viewer)
+        headers.update(inp.headers)
+        if inp.content_type is not None:
+            headers["Content-Type"] = inp.content_type
+        url = self.base + inp.path
+        try:
+            async with self.session.request(
+                inp.method, url, data=inp.body or None, headers=headers, params=query
+            ) as resp:
+                status, body = resp.status, await resp.read()
+                location = resp.headers.get("Location", "")
+        except (ValueError, aiohttp.InvalidURL):
+            return "unsendable"  # the client library refused the URL or a header: not a finding
+        kind = inp.kind if inp.kind not in ("media",) else inp.path.split("/")[1]
+        if status >= 500:
+            raise FuzzFailure(f"{status} {body[:300]!r} for {inp!r}")
+        if status not in ALLOWED_STATUS[kind]:
+            raise FuzzFailure(f"undocumented status {status} {body[:200]!r} for {inp!r}")
+        if inp.kind == "orders" and status in (200, 201, 422):
+            self._check_order(inp, status, body, headers, query)
+        if inp.kind == "admin" and status == 200 and inp.method == "POST":
+            await self._reset_faults()
+        if status == 201 and kind in ("whep", "whip"):
+            await self._delete_session(location, inp)
+        return str(status)
+
+    def _check_order(
+        self,
+        inp: HttpInput,
+        status: int,
+        body: bytes,
+        headers: dict[str, str],
+        query: dict[str, str],
+    ) -> None:
+        key = dict(inp.headers)["Idempotency-Key"].strip(" \t")  # HTTP drops surrounding OWS
+        if status == 422:
+            if not any(k[2] == key for k in self.acked):
+                raise FuzzFailure(f"422 idempotency_conflict for a new key: {inp!r}")
+            return
+        order = json.loads(body)
+        where = (order["room"], order["viewer_id"], key)
+        if status == 201:
+            if where in self.acked:
+                raise FuzzFailure(f"second 201 for key {where}: {order} after {self.acked[where]}")
+            self.acked[where] = _Acked(order, headers, query, inp.body)
+        elif where not in self.acked:
+            raise FuzzFailure(f"200 replay for a key never acknowledged: {where} {inp!r}")
+        elif self.acked[where].order != order:
+            raise FuzzFailure(f"replay answered {order}, acknowledged {self.acked[where].order}")
+
+    async def _reset_faults(self) -> None:
+        zeros = {"chat_delay_ms": 0, "error_rate": 0, "drop_ws": 0}
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        async with self.session.post(f"{self.base}/admin/faults", json=zeros, headers=headers) as r:
+            if r.status != 200:
+                raise FuzzFailure(f"resetting faults answered {r.status}")
+
+    async def _delete_session(self, location: str, inp: HttpInput) -> None:
+        async with self.session.delete(self.base + location) as resp:
+            if resp.status != 200:
+                raise FuzzFailure(f"DELETE {location} answered {resp.status} after {inp!r}")
+
+    async def _send_raw(self, inp: RawInput) -> str:
+        host, port = self.base.removeprefix("http://").rsplit(":", 1)
+        data = inp.data.replace(b"{token}", self.tokens["v-1"].encode())
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            writer.write(data)
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(65536), TIMEOUT_S)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        head = answer.split(b"\r\n", 1)[0].split(b" ")
+        if len(head) < 2 or not head[0].startswith(b"HTTP/1.") or not head[1].isdigit():
+            raise FuzzFailure(f"not an HTTP answer {answer[:200]!r} to {inp!r}")
+        if int(head[1]) >= 500:
+            raise FuzzFailure(f"{answer[:300]!r} for {inp!r}")
+        return head[1].decode()
+
+    # -- after many inputs ------------------------------------------------------------------
+    async def check_invariants(self) -> dict[str, int]:
+        """Server alive, ledger consistent, bystander untouched; returns figures for a report."""
+        async with self.session.get(f"{self.base}/healthz") as resp:
+            if resp.status != 200 or (await resp.json())["status"] != "ok":
+                raise FuzzFailure(f"/healthz answered {resp.status}")
+        for where, acked in self.acked.items():
+            url = f"{self.base}/api/rooms/{where[0]}/orders"
+            h, q = acked.headers, acked.query
+            async with self.session.post(url, data=acked.body, headers=h, params=q) as resp:
+                if resp.status != 200 or await resp.json() != acked.order:
+                    raise FuzzFailure(f"replay of {where} answered {resp.status}")
+            order_url = f"{url}/{acked.order['order_id']}"
+            async with self.session.get(order_url, headers=h, params=q) as resp:
+                if resp.status != 200 or await resp.json() != acked.order:
+                    raise FuzzFailure(f"acknowledged order {where} reads back {resp.status}")
+        rows, duplicates = _ledger_rows(self.db_path)
+        if duplicates:
+            raise FuzzFailure(f"keys holding two rows: {duplicates}")
+        if set(rows) != {a.order["order_id"] for a in self.acked.values()}:
+            raise FuzzFailure(f"ledger holds {len(rows)} orders, {len(self.acked)} acknowledged")
+        if self.server.metrics.value("livelab_stack_errors_total", code="internal"):
+            raise FuzzFailure("the server counted internal errors")
+        await self._check_bystander()
+        self._check_log("the invariant checks")
+        return {"orders_acknowledged": len(self.acked), "ledger_rows": len(rows)}
+
+    async def _check_bystander(self) -> None:
+        ws = self._bystander
+        assert ws is not None  # start() ran
+        await ws.send_json({"type": "ping", "id": "bystander"})
+        for _ in range(100_000):  # bounded: a flood would end in a timeout or this count
+            frame = await ws.receive_json(timeout=TIMEOUT_S)
+            for item in frame["messages"] if frame.get("type") == "batch" else [frame]:
+                if item.get("type") == "error" or (
+                    item.get("type") == "pong" and item.get("id") != "bystander"
+                ):
+                    raise FuzzFailure(f"the bystander received {item}, meant for the fuzzer")
+                if item.get("type") == "pong":
+                    return
+        raise FuzzFailure("the bystander's pong never came")
+
+
+def _spoil(token: str, auth: Auth) -> str:
+    body, _, sig = token.partition(".")
+    if auth.spoil == "flip_sig" and sig:
+        flipped = _BASE64URL[(_BASE64URL.index(sig[-1]) + 1) % 64] if sig[-1] in _BASE64URL else "A"
+        return f"{body}.{sig[:-1]}{flipped}"
+    if auth.spoil == "non_ascii_sig":
+        return f"{token}{auth.text or 'é'}"
+    if auth.spoil == "truncate":
+        return token[: len(token) // 2]
+    if auth.spoil == "append":
+        return token + auth.text
+    if auth.spoil == "swap_parts":
+        return f"{sig}.{body}"
+    return token
+
+
+def _ledger_rows(path: str) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """(order ids, (room, viewer, key) groups holding more than one row), read from the file."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        ids = [r[0] for r in db.execute("SELECT order_id FROM orders")]
+        dups = db.execute(
+            "SELECT room, viewer_id, idempotency_key FROM orders"
+            " GROUP BY room, viewer_id, idempotency_key HAVING COUNT(*) > 1"
+        ).fetchall()
+    finally:
+        db.close()
+    return ids, [tuple(d) for d in dups]
+
+
+class LiveStack:
+    """A stack on 127.0.0.1:0 plus a `FuzzHarness`, on an event loop in a background thread.
+
+    ``with LiveStack(db_path) as live: live.send(inp); live.check_invariants()`` — each call
+    waits at most `timeout_s` seconds for its answer.
+    """
+
+    def __init__(self, db_path: str, timeout_s: float = 60.0) -> None:
+        self.db_path = db_path
+        self.timeout_s = timeout_s
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fuzz-stack")
+        self._stack: contextlib.AsyncExitStack | None = None
+        self.harness: FuzzHarness | None = None
+
+    def _call(self, coro: Awaitable[T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(_as_coro(coro), self._loop)
+        try:
+            return future.result(self.timeout_s)
+        except TimeoutError:
+            future.cancel()
+            raise FuzzFailure(f"no answer within {self.timeout_s} s") from None
+
+    async def _start(self) -> FuzzHarness:
+        self._stack = contextlib.AsyncExitStack()
+        server = await self._stack.enter_async_context(
+            running_stack_server(
+                host="none", db=self.db_path, admin_token=ADMIN_TOKEN, rate_limit_per_s=1e6
+            )
+        )
+        session = await self._stack.enter_async_context(aiohttp.ClientSession())
+        harness = FuzzHarness(server, session, self.db_path)
+        await harness.start()
+        self._stack.push_async_callback(harness.close)
+        return harness
+
+    def __enter__(self) -> LiveStack:
+        self._thread.start()
+        try:
+            self.harness = self._call(self._start())
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stack is not None:
+            self._call(self._stack.aclose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=self.timeout_s)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    def send(self, inp: WsInput | HttpInput | RawInput) -> str:
+        assert self.harness is not None  # inside `with`
+        return self._call(self.harness.send(inp))
+
+    def check_invariants(self) -> dict[str, int]:
+        assert self.harness is not None  # inside `with`
+        return self._call(self.harness.check_invariants())
+
+
+async def _as_coro(awaitable: Awaitable[T]) -> T:
+    return await awaitable
