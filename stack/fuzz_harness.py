@@ -240,7 +240,7 @@ class FuzzHarness:
                 location = resp.headers.get("Location", "")
         except (ValueError, aiohttp.InvalidURL):
             return "unsendable"  # the client library refused the URL or a header: not a finding
-        kind = inp.kind if inp.kind not in ("media",) else inp.path.split("/")[1]
+        kind = inp.kind
         if status >= 500:
             raise FuzzFailure(f"{status} {body[:300]!r} for {inp!r}")
         if status not in ALLOWED_STATUS[kind]:

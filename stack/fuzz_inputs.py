@@ -256,7 +256,7 @@ def _orders() -> st.SearchStrategy[HttpInput]:
         st.just(ROOM),
         st.builds(Auth, st.just("viewer"), where=st.sampled_from(["header", "lower", "query"])),
         good_body,
-        st.sampled_from(KEYS),
+        st.one_of(st.sampled_from(KEYS), st.integers(0, 999).map(lambda n: f"gen-{n}")),
         viewer,
     )
     return st.one_of(good, fuzzed)
@@ -381,23 +381,24 @@ def _mutated_sdp(direction: str) -> st.SearchStrategy[bytes]:
     )
 
 
-def _media() -> st.SearchStrategy[HttpInput]:
-    def build(kind: str, room: str, body: bytes, ctype: str | None) -> HttpInput:
-        path = f"/{kind}/{room}"
-        return HttpInput(kind, "POST", path, Auth("none"), body, content_type=ctype)
-
-    def one(kind: str) -> st.SearchStrategy[HttpInput]:
-        direction = "recvonly" if kind == "whep" else "sendonly"
-        body = st.one_of(
-            _mutated_sdp(direction),
-            _mutated_sdp(direction),
-            st.binary(max_size=100),
-            st.just(b"v=0\r\n" + b"a=x\r\n" * 14_000),  # over the 64 KiB SDP cap
-        )
-        ctype = st.sampled_from(["application/sdp"] * 6 + ["text/plain", "application/json", None])
-        return st.builds(build, st.just(kind), _room_segment(), body, ctype)
-
-    return st.one_of(one("whep"), one("whip"))
+def _media(kind: str) -> st.SearchStrategy[HttpInput]:
+    """WHEP (a recvonly offer) or WHIP (sendonly) POSTs: mutated offers, junk, oversized."""
+    direction = "recvonly" if kind == "whep" else "sendonly"
+    body = st.one_of(
+        _mutated_sdp(direction),
+        _mutated_sdp(direction),
+        st.binary(max_size=100),
+        st.just(b"v=0\r\n" + b"a=x\r\n" * 14_000),  # over the 64 KiB SDP cap
+    )
+    ctype = st.sampled_from(["application/sdp"] * 6 + ["text/plain", "application/json", None])
+    return st.builds(
+        lambda room, body, ctype: HttpInput(
+            kind, "POST", f"/{kind}/{room}", Auth("none"), body, content_type=ctype
+        ),
+        _room_segment(),
+        body,
+        ctype,
+    )
 
 
 def _media_delete() -> st.SearchStrategy[HttpInput]:
@@ -420,7 +421,8 @@ _HTTP: dict[str, Any] = {
     "referrals": _referrals,
     "reads": _reads,
     "admin": _admin,
-    "media": _media,
+    "whep": lambda: _media("whep"),
+    "whip": lambda: _media("whip"),
     "media_delete": _media_delete,
 }
 HTTP_KINDS = list(_HTTP)

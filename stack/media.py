@@ -48,7 +48,8 @@ SDP_ERRORS = (
     InvalidStateError,
     OperationError,
 )
-SDP_PARSE_ERRORS = (*SDP_ERRORS, StopIteration)
+# AssertionError: aiortc's parser asserts that an m= line matches its pattern.
+SDP_PARSE_ERRORS = (*SDP_ERRORS, StopIteration, AssertionError)
 
 
 @dataclass
@@ -130,11 +131,17 @@ class MediaService:
             self.stats.sdp_rejected += 1
             raise _http_error(400, "invalid_sdp", "SDP offer has no video m-line")
         try:
-            SessionDescription.parse(sdp)  # what setRemoteDescription will do, outside a coroutine
+            parsed = SessionDescription.parse(
+                sdp
+            )  # as setRemoteDescription will, outside a coroutine
         except SDP_PARSE_ERRORS as exc:
             self.stats.sdp_rejected += 1
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             raise _http_error(400, "invalid_sdp", f"cannot parse offer ({reason})") from None
+        problem = _transport_problem(parsed)
+        if problem:
+            self.stats.sdp_rejected += 1
+            raise _http_error(400, "invalid_sdp", problem)
         return room, RTCSessionDescription(sdp=sdp, type="offer")
 
     async def _negotiate(
@@ -289,6 +296,20 @@ def _prefer_vp8(pc: RTCPeerConnection) -> None:
     for transceiver in pc.getTransceivers():
         if transceiver.kind == "video":
             transceiver.setCodecPreferences(codecs)
+
+
+def _transport_problem(offer: SessionDescription) -> str | None:
+    """Why ICE or DTLS could never start with this offer, or None.
+
+    aiortc accepts an offer without these and answers it, then fails in a background task
+    (an AssertionError nobody retrieves); the offer is as unusable as one that does not parse.
+    """
+    for media in offer.media:
+        if media.dtls is None or not media.dtls.fingerprints:
+            return f"m={media.kind} has no a=fingerprint (DTLS-SRTP needs one)"
+        if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
+            return f"m={media.kind} has no a=ice-ufrag and a=ice-pwd"
+    return None
 
 
 def _http_error(status: int, code: str, message: str) -> ApiError:

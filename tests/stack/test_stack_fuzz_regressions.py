@@ -117,6 +117,11 @@ def _offer(edit: tuple[str, str | None]) -> bytes:
         (("a=fmtp:98", "a=fmtp:111 x=1"), "StopIteration"),
         # The m-line's VP8 payload type without its a=rtpmap: aiortc's OperationError, 500.
         (("a=rtpmap:97", None), "send parameters"),
+        # A bare "m=video": aiortc's parser asserts on the m-line's shape, 500.
+        (("m=video", "m=video"), "AssertionError"),
+        # No fingerprint: answered 201, then aiortc's DTLS task failed an assert nobody saw.
+        (("a=fingerprint", None), "no a=fingerprint"),
+        (("a=ice-pwd", None), "no a=ice-ufrag and a=ice-pwd"),
     ],
 )
 def test_offers_aiortc_cannot_parse_or_negotiate_are_invalid_sdp(
@@ -176,3 +181,24 @@ def test_malformed_request_is_one_warning_line_not_a_traceback(
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
     assert warnings[0].exc_info is None and "\n" not in warnings[0].getMessage()
     assert "bad request from 127.0.0.1 answered 400" in warnings[0].getMessage()
+
+
+def test_admin_token_header_that_is_not_utf8_gets_401() -> None:
+    """`Authorization: Bearer \\x80` reached us as a lone surrogate; `.encode()` raised: 500."""
+
+    async def main() -> None:
+        async with running_stack_server(host="none", admin_token="an-admin-token") as server:
+            host, port = server.base_url.removeprefix("http://").rsplit(":", 1)
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(
+                b"GET /admin/faults HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \x80\xff\r\n"
+                b"Connection: close\r\n\r\n"
+            )
+            answer = await asyncio.wait_for(reader.read(4096), 10)
+            writer.close()
+            await writer.wait_closed()
+            assert answer.split(b"\r\n")[0].endswith(b" 401 Unauthorized"), answer
+            assert b'"invalid_admin_token"' in answer
+            assert server.metrics.value("livelab_stack_errors_total", code="internal") == 0
+
+    run(main())
