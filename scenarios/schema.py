@@ -266,17 +266,21 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        # Each message starts with the field it is about ("FIELD: ..."): the loader's problem
+        # line then names that field, not the whole scenario.
         codes = [m.code for m in self.markets]
         dupes = sorted({c for c in codes if codes.count(c) > 1})
         if dupes:
-            raise ValueError(f"market codes must be unique; repeated: {', '.join(dupes)}")
+            raise ValueError(f"markets: market codes must be unique; repeated: {', '.join(dupes)}")
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
-            raise ValueError("variant names must be unique")
+            raise ValueError("variants: variant names must be unique")
         for edge in self.infra.edges:
             unknown = sorted(set(edge.markets) - set(codes))
             if unknown:
-                raise ValueError(f"edge {edge.region!r} serves unknown markets {unknown}")
+                raise ValueError(
+                    f"infra.edges: edge {edge.region!r} serves unknown markets {unknown}"
+                )
         return self
 
     def market(self, code: str) -> Market:

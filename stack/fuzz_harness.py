@@ -28,6 +28,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -104,6 +105,8 @@ class FuzzHarness:
     _bystander: aiohttp.ClientWebSocketResponse | None = None
     _pings: int = 0
     _log: _ErrorLog = field(default_factory=_ErrorLog)
+    _bystander_frames: list[dict[str, Any]] = field(default_factory=list)
+    _bystander_task: asyncio.Task[None] | None = None
 
     @property
     def base(self) -> str:
@@ -115,9 +118,21 @@ class FuzzHarness:
             self.tokens[viewer] = await self._join(viewer, room)
         self.tokens["bystander"] = await self._join("bystander", ROOM)
         self._bystander = await self._connect("bystander")
+        # Read the bystander's socket all along: aiohttp answers the server's heartbeat pings
+        # only while someone reads, and an unread socket is closed after 30 s.
+        self._bystander_task = asyncio.create_task(self._read_bystander(self._bystander))
         self._ws = await self._connect("fuzzer")
 
+    async def _read_bystander(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                frame = json.loads(msg.data)
+                items = frame["messages"] if frame.get("type") == "batch" else [frame]
+                self._bystander_frames.extend(items)
+
     async def close(self) -> None:
+        if self._bystander_task is not None:
+            self._bystander_task.cancel()
         for ws in (self._ws, self._bystander):
             if ws is not None:
                 await ws.close()
@@ -338,17 +353,21 @@ class FuzzHarness:
     async def _check_bystander(self) -> None:
         ws = self._bystander
         assert ws is not None  # start() ran
+        if ws.closed:
+            raise FuzzFailure(f"the bystander's socket was closed ({ws.close_code})")
         await ws.send_json({"type": "ping", "id": "bystander"})
-        for _ in range(100_000):  # bounded: a flood would end in a timeout or this count
-            frame = await ws.receive_json(timeout=TIMEOUT_S)
-            for item in frame["messages"] if frame.get("type") == "batch" else [frame]:
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline:
+            for item in self._bystander_frames:
                 if item.get("type") == "error" or (
                     item.get("type") == "pong" and item.get("id") != "bystander"
                 ):
                     raise FuzzFailure(f"the bystander received {item}, meant for the fuzzer")
-                if item.get("type") == "pong":
-                    return
-        raise FuzzFailure("the bystander's pong never came")
+            if any(i.get("type") == "pong" for i in self._bystander_frames):
+                self._bystander_frames.clear()
+                return
+            await asyncio.sleep(0.01)  # bounded by the deadline; the reader task fills the list
+        raise FuzzFailure(f"the bystander's pong never came within {TIMEOUT_S} s")
 
 
 def _spoil(token: str, auth: Auth) -> str:

@@ -48,8 +48,9 @@ SDP_ERRORS = (
     InvalidStateError,
     OperationError,
 )
-# AssertionError: aiortc's parser asserts that an m= line matches its pattern.
-SDP_PARSE_ERRORS = (*SDP_ERRORS, StopIteration, AssertionError)
+# AssertionError: aiortc's parser asserts that an m= line matches its pattern; AttributeError:
+# an attribute line without its value ("a=rtcp", "a=rtpmap").
+SDP_PARSE_ERRORS = (*SDP_ERRORS, StopIteration, AssertionError, AttributeError)
 
 
 @dataclass

@@ -119,6 +119,9 @@ def _offer(edit: tuple[str, str | None]) -> bytes:
         (("a=rtpmap:97", None), "send parameters"),
         # A bare "m=video": aiortc's parser asserts on the m-line's shape, 500.
         (("m=video", "m=video"), "AssertionError"),
+        # An attribute without its value: None.split() in aiortc's parser, 500.
+        (("a=rtcp:9", "a=rtcp"), "AttributeError"),
+        (("a=rtpmap:98", "a=rtpmap"), "AttributeError"),
         # No fingerprint: answered 201, then aiortc's DTLS task failed an assert nobody saw.
         (("a=fingerprint", None), "no a=fingerprint"),
         (("a=ice-pwd", None), "no a=ice-ufrag and a=ice-pwd"),
