@@ -27,6 +27,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from stack.fuzz_harness import LiveStack
 from stack.fuzz_inputs import HTTP_KINDS, WS_KINDS, http_inputs, raw_inputs, ws_inputs
@@ -73,9 +74,11 @@ def run(total: int = TOTAL, rng_seed: int = 0) -> dict[str, Any]:
     findings: list[dict[str, str]] = []
     seconds: dict[str, float] = {}
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="livelab-fuzz-") as tmp, LiveStack(
-        str(Path(tmp) / "ledger.sqlite")
-    ) as live:
+    with (
+        tempfile.TemporaryDirectory(prefix="livelab-fuzz-") as tmp,
+        LiveStack(str(Path(tmp) / "ledger.sqlite")) as live,
+    ):
+        set_hypothesis_home_dir(Path(tmp) / "hypothesis")  # its caches stay out of the checkout
         for name, strategy in kinds:
             t0 = time.monotonic()
             try:
@@ -91,6 +94,7 @@ def run(total: int = TOTAL, rng_seed: int = 0) -> dict[str, Any]:
         assert live.harness is not None  # inside `with`
         counts = Counter(live.harness.counts)
         outcomes = dict(sorted(live.harness.outcomes.items()))
+        set_hypothesis_home_dir(None)
     per_kind_counts: Counter[str] = Counter()
     for label, n in counts.items():
         per_kind_counts["raw" if label.startswith("raw.") else label] += n

@@ -11,8 +11,9 @@ After every input:
 4. the ledger: a `201` never comes twice for one (room, viewer, Idempotency-Key), a `200`
    replay returns the acknowledged order unchanged, a `422` names a key that was used.
 
-`check_invariants()` then asks: is the server alive (`/healthz`), does each acknowledged order
-still read back and replay to the same order, does the SQLite file hold exactly one row per key
+`check_invariants()` then asks: is the server alive (`/healthz`), do eight identical orders
+sent at once with one new key get one 201 and seven 200s with that same order, does each
+acknowledged order still read back and replay to the same order, does the SQLite file hold exactly one row per key
 and nothing unacknowledged, and did the bystander's socket receive nothing meant for the fuzzer.
 
 `LiveStack` runs the stack and the harness on an event loop in a background thread, so a
@@ -104,6 +105,7 @@ class FuzzHarness:
     _ws: aiohttp.ClientWebSocketResponse | None = None
     _bystander: aiohttp.ClientWebSocketResponse | None = None
     _pings: int = 0
+    _bursts: int = 0
     _log: _ErrorLog = field(default_factory=_ErrorLog)
     _bystander_frames: list[dict[str, Any]] = field(default_factory=list)
     _bystander_task: asyncio.Task[None] | None = None
@@ -329,6 +331,7 @@ class FuzzHarness:
         async with self.session.get(f"{self.base}/healthz") as resp:
             if resp.status != 200 or (await resp.json())["status"] != "ok":
                 raise FuzzFailure(f"/healthz answered {resp.status}")
+        await self._concurrent_replays()
         for where, acked in self.acked.items():
             url = f"{self.base}/api/rooms/{where[0]}/orders"
             h, q = acked.headers, acked.query
@@ -349,6 +352,26 @@ class FuzzHarness:
         await self._check_bystander()
         self._check_log("the invariant checks")
         return {"orders_acknowledged": len(self.acked), "ledger_rows": len(rows)}
+
+    async def _concurrent_replays(self, n: int = 8) -> None:
+        """`n` identical orders with one new key at once: one 201, the rest 200 and the same."""
+        self._bursts += 1
+        key = f"burst-{self._bursts}"
+        headers = {"Authorization": f"Bearer {self.tokens['v-1']}", "Idempotency-Key": key}
+        body = json.dumps({"sku": "tea-3", "qty": 2}).encode()
+        url = f"{self.base}/api/rooms/{ROOM}/orders"
+
+        async def one() -> tuple[int, dict[str, Any]]:
+            async with self.session.post(url, data=body, headers=headers) as resp:
+                return resp.status, await resp.json()
+
+        answers = await asyncio.gather(*(one() for _ in range(n)))
+        statuses = sorted(status for status, _ in answers)
+        orders = {json.dumps(order, sort_keys=True) for _, order in answers}
+        if statuses != [200] * (n - 1) + [201] or len(orders) != 1:
+            raise FuzzFailure(f"{n} concurrent orders with key {key}: {statuses}, {orders}")
+        order = answers[0][1]
+        self.acked[(ROOM, "v-1", key)] = _Acked(order, headers, {}, body)
 
     async def _check_bystander(self) -> None:
         ws = self._bystander

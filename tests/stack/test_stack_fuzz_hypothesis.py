@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from stack.fuzz_harness import LiveStack
 from stack.fuzz_inputs import HTTP_KINDS, WS_KINDS, http_inputs, raw_inputs, ws_inputs
@@ -24,6 +25,14 @@ FIXED = settings(
     deadline=None,  # a loaded CI machine must not turn slowness into a finding
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _hypothesis_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Hypothesis caches (constants, Unicode tables) go to a temporary folder, not the checkout."""
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+    yield
+    set_hypothesis_home_dir(None)
 
 
 @pytest.fixture(scope="module")
