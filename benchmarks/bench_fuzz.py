@@ -79,6 +79,7 @@ def run(total: int = TOTAL, rng_seed: int = 0) -> dict[str, Any]:
         LiveStack(str(Path(tmp) / "ledger.sqlite")) as live,
     ):
         set_hypothesis_home_dir(Path(tmp) / "hypothesis")  # its caches stay out of the checkout
+        ledger: dict[str, int] = {}
         for name, strategy in kinds:
             t0 = time.monotonic()
             try:
@@ -86,11 +87,10 @@ def run(total: int = TOTAL, rng_seed: int = 0) -> dict[str, Any]:
             except Exception as exc:  # a finding: record it and fuzz the other kinds
                 findings.append({"kind": name, "finding": _describe(exc)})
             seconds[name] = round(time.monotonic() - t0, 2)
-        try:
-            ledger = live.check_invariants()
-        except Exception as exc:
-            findings.append({"kind": "invariants", "finding": _describe(exc)})
-            ledger = {}
+            try:  # after each kind, as the fixed-seed test does
+                ledger = live.check_invariants()
+            except Exception as exc:
+                findings.append({"kind": f"{name} invariants", "finding": _describe(exc)})
         assert live.harness is not None  # inside `with`
         counts = Counter(live.harness.counts)
         outcomes = dict(sorted(live.harness.outcomes.items()))
