@@ -29,8 +29,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from stack.fuzz_harness import LiveStack
 from stack.fuzz_inputs import HTTP_KINDS, WS_KINDS, http_inputs, raw_inputs, ws_inputs
+from stack.fuzz_live import LiveStack
 
 RESULTS = Path("runs/bench/results.jsonl")
 TOTAL = 10_000

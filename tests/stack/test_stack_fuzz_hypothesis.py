@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from stack.fuzz_harness import LiveStack
 from stack.fuzz_inputs import HTTP_KINDS, WS_KINDS, http_inputs, raw_inputs, ws_inputs
+from stack.fuzz_live import LiveStack
 
 EXAMPLES = 25  # per kind; 17 kinds → ~425 inputs, a few seconds
 FIXED = settings(
