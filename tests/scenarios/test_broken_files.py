@@ -27,6 +27,10 @@ VARIANT_PROFILE = (DATA_DIR / "backbone" / "hangzhou-ID.toml").read_text("utf-8"
 _ASSIGN = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*) = (?P<value>.+?)(?P<comment>\s+#.*)?$")
 
 
+# String fields where 5,000 characters are valid (free text).
+LONG_STRINGS_ALLOWED = {"source"}
+
+
 @dataclass(frozen=True)
 class Case:
     """One broken file: `make` returns its bytes; `field` must appear in some problem line."""
@@ -75,6 +79,8 @@ def _field_cases(kind: str, text: str, skip: set[str]) -> list[Case]:
         cases.append(
             Case(f"{kind}-unknown-{name}", edit(f"{line}\n{key}_typo = {value}"), f"{key}_typo")
         )
+        if value.startswith('"') and name not in LONG_STRINGS_ALLOWED:
+            cases.append(Case(f"{kind}-long-{name}", edit(f'{key} = "{"A" * 5000}"'), key))
         if re.fullmatch(r"-?[0-9.]+", value):
             cases.append(Case(f"{kind}-range-{name}", edit(f"{key} = -1e12"), key))
             if key.endswith(("_s", "_min", "_ms")):
@@ -132,6 +138,7 @@ SCENARIO_CASES = [
     Case("scenario-tz-unknown", _sub(DEMO, "Asia/Jakarta", "Asia/Nowhere"), "tz"),
     Case("scenario-tz-path", _sub(DEMO, "Asia/Jakarta", "../../etc/passwd"), "tz"),
     Case("scenario-tz-nul", _sub(DEMO, "Asia/Jakarta", r"Asia/\\u0000"), "tz"),
+    Case("scenario-tz-too-long", _sub(DEMO, "Asia/Jakarta", "A" * 5000), "tz"),
     Case("scenario-code-lower", _sub(DEMO, 'code = "ID"', 'code = "id"'), "code"),
     Case("scenario-code-duplicate", _sub(DEMO, 'code = "TH"', 'code = "ID"'), "markets"),
     Case("scenario-access-sum", _sub(DEMO, "wifi = 0.3,", "wifi = 0.9,"), "access"),
