@@ -36,7 +36,7 @@ from typing import Any
 
 import aiohttp
 
-from stack.fuzz_inputs import OTHER_ROOM, ROOM, Auth, HttpInput, RawInput, WsInput
+from stack.fuzz_inputs import BASE64URL, OTHER_ROOM, ROOM, Auth, HttpInput, RawInput, WsInput
 from stack.server import StackServer
 from stack.ws import HARD_MAX_FRAME_BYTES
 
@@ -44,6 +44,7 @@ __all__ = ["ADMIN_TOKEN", "FuzzFailure", "FuzzHarness"]
 
 ADMIN_TOKEN = "fuzz-admin-token"
 TIMEOUT_S = 10.0  # any single answer; a loaded 2-core machine is slow, a hung server is slower
+WS_IDLE_S = 20.0  # the stack's WebSocket heartbeat is 30 s, plus 15 s for the pong
 WS_ERROR_CODES = {"bad_json", "missing_field", "bad_field", "unknown_type", "too_large"}
 SERVER_TYPES = {
     "welcome", "chat", "answer", "countdown", "lottery", "flash_deal", "poll", "viewers",
@@ -62,7 +63,6 @@ ALLOWED_STATUS: dict[str, set[int]] = {
     "whip": {201, 400, 404, 405, 409, 413, 415},
     "media_delete": {200, 404, 405},
 }
-_BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 class FuzzFailure(AssertionError):
@@ -103,6 +103,7 @@ class FuzzHarness:
     _bystander: aiohttp.ClientWebSocketResponse | None = None
     _pings: int = 0
     _bursts: int = 0
+    _ws_used_s: float = 0.0
     _log: _ErrorLog = field(default_factory=_ErrorLog)
     _bystander_frames: list[dict[str, Any]] = field(default_factory=list)
     _bystander_task: asyncio.Task[None] | None = None
@@ -121,6 +122,7 @@ class FuzzHarness:
         # only while someone reads, and an unread socket is closed after 30 s.
         self._bystander_task = asyncio.create_task(self._read_bystander(self._bystander))
         self._ws = await self._connect("fuzzer")
+        self._ws_used_s = time.monotonic()
 
     async def _read_bystander(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
@@ -179,8 +181,14 @@ class FuzzHarness:
             raise FuzzFailure(f"server logged, after {inp!r}:\n{trace}")
 
     async def _send_ws(self, inp: WsInput) -> str:
-        if self._ws is None or self._ws.closed:  # a finding before this one broke it
+        idle_s = time.monotonic() - self._ws_used_s
+        if self._ws is None or self._ws.closed or idle_s > WS_IDLE_S:
+            # Closed by a finding before this one, or unread so long that the server's heartbeat
+            # (no pong: aiohttp answers pings only while reading) is about to close it.
+            if self._ws is not None:
+                await self._ws.close()
             self._ws = await self._connect("fuzzer")
+        self._ws_used_s = time.monotonic()
         ws = self._ws
         try:
             if inp.data or inp.kind == "binary":
@@ -399,7 +407,7 @@ class FuzzHarness:
 def _spoil(token: str, auth: Auth) -> str:
     body, _, sig = token.partition(".")
     if auth.spoil == "flip_sig" and sig:
-        flipped = _BASE64URL[(_BASE64URL.index(sig[-1]) + 1) % 64] if sig[-1] in _BASE64URL else "A"
+        flipped = BASE64URL[(BASE64URL.index(sig[-1]) + 1) % 64] if sig[-1] in BASE64URL else "A"
         return f"{body}.{sig[:-1]}{flipped}"
     if auth.spoil == "non_ascii_sig":
         return f"{token}{auth.text or 'é'}"

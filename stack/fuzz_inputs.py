@@ -22,6 +22,7 @@ from stack.fuzz_sdp import OFFER_LINES, mutated_offers
 from stack.messages import CLIENT_TYPES
 
 __all__ = [
+    "BASE64URL",
     "HTTP_KINDS",
     "OFFER_LINES",
     "ROOM",
@@ -95,6 +96,7 @@ class RawInput:
 
 # -- values ---------------------------------------------------------------------------------
 
+BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"  # tokens, codes
 _TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)  # no lone surrogates
 _HEADER_TEXT = st.text(
     st.characters(exclude_categories=["Cs", "Cc"], exclude_characters="\r\n"), max_size=40
@@ -179,7 +181,6 @@ def ws_inputs(kind: str) -> st.SearchStrategy[WsInput]:
 # -- HTTP -----------------------------------------------------------------------------------
 
 _SPOILS = ["keep", "keep", "flip_sig", "non_ascii_sig", "truncate", "append", "swap_parts"]
-_BASE64URL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _NON_ASCII = st.sampled_from(["é", "\u00ff", "\U0001f600", "\u202e", "ß€"])
 
 
@@ -216,7 +217,7 @@ def _join() -> st.SearchStrategy[HttpInput]:
     )
     good = st.fixed_dictionaries(
         {"viewer_id": st.sampled_from(["v-1", "v-3", "é" * 64]), "market": st.just("ID")},
-        optional={"referral_code": st.text(_BASE64URL_CHARS, min_size=1, max_size=8)},
+        optional={"referral_code": st.text(BASE64URL, min_size=1, max_size=8)},
     ).map(lambda o: _dump(o).encode())
     return st.builds(
         lambda room, body: HttpInput("join", "POST", f"/api/rooms/{room}/join", Auth("none"), body),
