@@ -17,10 +17,12 @@ def main(argv: list[str]) -> int:
         if not chosen:
             print(f"no benchmark named {argv}; have {names}", file=sys.stderr)
             return 2
+    status = 0
     for name in chosen:
         print(f"== {name}", flush=True)
-        importlib.import_module(f"benchmarks.{name}").main()
-    return 0
+        # A benchmark that found a problem (the fuzzer's findings) returns non-zero.
+        status = max(status, int(importlib.import_module(f"benchmarks.{name}").main() or 0))
+    return status
 
 
 if __name__ == "__main__":

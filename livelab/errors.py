@@ -24,6 +24,10 @@ __all__ = [
 ]
 
 
+# How much of a value's repr a problem line shows.
+MAX_VALUE_CHARS = 200
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with an input: where it is, what it holds, and what is allowed."""
@@ -35,7 +39,10 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.source}: {self.path}" if self.path else self.source
-        return f"{where} = {self.value!r}: {self.allowed}"
+        value = repr(self.value)
+        if len(value) > MAX_VALUE_CHARS:  # a 3 MB string is named, not printed
+            value = f"{value[: MAX_VALUE_CHARS - 30]}… ({len(value):,} characters)"
+        return f"{where} = {value}: {self.allowed}"
 
 
 class LabError(Exception):

@@ -28,13 +28,13 @@ a variant); a bare ``MARKET`` (the origin's backbone).
 from __future__ import annotations
 
 import difflib
-import tomllib
 from dataclasses import fields
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from livelab.errors import Problem, ProfileError
+from livelab.tomlfile import read_toml
 from netem_profiles.compose import compose
 from netem_profiles.model import (
     Direction,
@@ -48,7 +48,7 @@ from netem_profiles.model import (
 )
 from netem_profiles.spec import is_spec, parse_spec
 
-__all__ = ["DATA_DIR", "ORIGINS", "list_profiles", "load_file", "load_profile"]
+__all__ = ["DATA_DIR", "ORIGINS", "check_file", "list_profiles", "load_file", "load_profile"]
 
 DATA_DIR = Path(__file__).parent / "data"
 ORIGINS = ("hk", "hangzhou")
@@ -174,15 +174,7 @@ def _build(name: str, data: dict[str, Any], source: str, kind: str) -> Profile:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError([Problem(str(path), "", "", f"valid TOML ({exc})")]) from exc
-    except OSError as exc:
-        raise ProfileError(
-            [Problem(str(path), "", "", f"a readable file ({exc.strerror})")]
-        ) from exc
+    return read_toml(path, ProfileError)
 
 
 def load_file(path: str | Path, *, variant: str | None = None) -> Profile:
@@ -198,7 +190,14 @@ def load_file(path: str | Path, *, variant: str | None = None) -> Profile:
             [Problem(str(path), f"variants.{variant}", None, "a variant defined in the file")]
         )
     extra = variants[variant]
-    problems = _unknown(extra, _VARIANT_KEYS, str(path), f"variants.{variant}")
+    where = f"variants.{variant}"
+    if not isinstance(extra, dict):
+        raise ProfileError([Problem(str(path), where, extra, "a table (e.g. up = { loss = 0.1 })")])
+    problems = _unknown(extra, _VARIANT_KEYS, str(path), where)
+    for key in ("both", "down", "up"):
+        for table, at in ((data.get(key, {}), key), (extra.get(key, {}), f"{where}.{key}")):
+            if not isinstance(table, dict):
+                problems.append(Problem(str(path), at, table, "a table"))
     if problems:
         raise ProfileError(problems)
     merged = {k: v for k, v in data.items() if k != "variants"}
@@ -208,6 +207,26 @@ def load_file(path: str | Path, *, variant: str | None = None) -> Profile:
         if key in extra:
             merged[key] = f"{data.get(key, '')}; {variant}: {extra[key]}"
     return _build(f"{path.stem}-{variant}", merged, f"{path}[variants.{variant}]", kind)
+
+
+def check_file(path: str | Path) -> list[Profile]:
+    """Load a profile file and every one of its ``[variants]``: the profiles, or one
+    `ProfileError` holding the problems of the file and of every variant, one per line."""
+    path = Path(path)
+    variants = _read(path).get("variants", {})  # an unreadable file is its one problem
+    profiles: list[Profile] = []
+    problems: list[Problem] = []
+    if not isinstance(variants, dict):
+        problems.append(Problem(str(path), "variants", variants, "a table of [variants.NAME]"))
+        variants = {}
+    for variant in [None, *variants]:
+        try:
+            profiles.append(load_file(path, variant=variant))
+        except ProfileError as exc:
+            problems += exc.problems
+    if problems:
+        raise ProfileError(problems)
+    return profiles
 
 
 @cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from livelab.errors import Problem, ProfileError, ScenarioError
+from livelab.tomlfile import read_toml
 from scenarios.schema import Scenario
 
 __all__ = [
@@ -42,7 +44,7 @@ def parse_overrides(items: Iterable[str], source: str = "--set") -> list[tuple[s
             continue
         try:
             value = tomllib.loads(f"v = {raw.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, RecursionError, ValueError):  # not a TOML value
             value = raw.strip()
         parsed.append((key, value))
     if problems:
@@ -95,7 +97,11 @@ def scenario_from_dict(
         if not match:
             names = ", ".join(str(v.get("name")) for v in chosen) or "none defined"
             raise ScenarioError([Problem(source, "variants", variant, f"one of: {names}")])
-        for key, value in (match[0].get("set") or {}).items():
+        changes = match[0].get("set") or {}
+        if not isinstance(changes, dict):
+            where = f"variants.{variant}.set"
+            raise ScenarioError([Problem(source, where, changes, "a table of FIELD = VALUE")])
+        for key, value in changes.items():
             apply_override(raw, key, value, source=f"{source} [variants.{variant}]")
     for key, value in overrides:
         apply_override(raw, key, value)
@@ -132,12 +138,7 @@ def load_scenario(
 ) -> Scenario:
     """Read and validate a scenario file. Raises `ScenarioError` (exit code 2)."""
     file = Path(path)
-    try:
-        data = tomllib.loads(file.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError([Problem(str(file), "", str(file), "no such file")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([Problem(str(file), "", "<toml>", f"not valid TOML: {exc}")]) from None
+    data = read_toml(file, ScenarioError)
     if all(isinstance(o, tuple) for o in overrides):
         pairs: list[tuple[str, Any]] = [o for o in overrides if isinstance(o, tuple)]
     else:
@@ -176,8 +177,23 @@ def _problems(exc: ValidationError, raw: dict[str, Any], source: str) -> list[Pr
             allowed = "required"
         else:
             allowed = _allowed_text(err)
+        if not loc and kind == "value_error" and ": " in allowed:
+            # A whole-scenario check names its field first (see Scenario._consistent).
+            path, allowed = allowed.split(": ", 1)
+            value = _at(raw, path)
         problems.append(Problem(source, path, value, allowed))
     return problems
+
+
+def _at(raw: Any, dotted: str) -> Any:
+    """The raw value at a dotted path (None where the path does not lead anywhere)."""
+    node = raw
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+_LABEL = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 def _readable_path(raw: Any, loc: tuple[int | str, ...]) -> str:
@@ -188,7 +204,9 @@ def _readable_path(raw: Any, loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int) and isinstance(node, list) and part < len(node):
             item = node[part]
             label = item.get("code") or item.get("name") if isinstance(item, dict) else None
-            parts.append(str(label) if label else str(part))
+            # A label only when it reads as one (a code or name of the file's own shape).
+            usable = isinstance(label, str) and _LABEL.fullmatch(label)
+            parts.append(str(label) if usable else str(part))
             node = item
         else:
             parts.append(str(part))

@@ -194,8 +194,9 @@ class Market(_Strict):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        # OSError: ZoneInfo opens a file named after the value (a 5,000-character name fails).
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise ValueError(f"unknown IANA time zone {value[:80]!r}") from exc
         return value
 
     @model_validator(mode="after")
@@ -219,7 +220,7 @@ class Market(_Strict):
 class Edge(_Strict):
     """`[[infra.edges]]`: one edge region serving some markets."""
 
-    region: str
+    region: str = Field(min_length=1, max_length=64, description="e.g. sg; names the edge")
     markets: list[str] = Field(min_length=1, description="market codes served")
     max_viewers: int = Field(ge=1, le=100_000_000, description="concurrent viewers")
     egress_gbps: float = Field(gt=0, le=100_000, description="Gbit/s")
@@ -245,7 +246,8 @@ class Infra(_Strict):
 class Variant(_Strict):
     """`[[variants]]`: a named set of overrides, in `--set` syntax."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    # Bounded: a variant's name ends up in file and directory names of its runs.
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
     description: str = ""
     set: dict[str, Any] = Field(default_factory=dict)
 
@@ -266,17 +268,21 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        # Each message starts with the field it is about ("FIELD: ..."): the loader's problem
+        # line then names that field, not the whole scenario.
         codes = [m.code for m in self.markets]
         dupes = sorted({c for c in codes if codes.count(c) > 1})
         if dupes:
-            raise ValueError(f"market codes must be unique; repeated: {', '.join(dupes)}")
+            raise ValueError(f"markets: market codes must be unique; repeated: {', '.join(dupes)}")
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
-            raise ValueError("variant names must be unique")
+            raise ValueError("variants: variant names must be unique")
         for edge in self.infra.edges:
             unknown = sorted(set(edge.markets) - set(codes))
             if unknown:
-                raise ValueError(f"edge {edge.region!r} serves unknown markets {unknown}")
+                raise ValueError(
+                    f"infra.edges: edge {edge.region!r} serves unknown markets {unknown}"
+                )
         return self
 
     def market(self, code: str) -> Market:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.exceptions import InvalidAccessError, InvalidStateError
+from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
+from aiortc.sdp import SessionDescription
 
 from stack.fanout import VideoHub
 from stack.httperr import ApiError
@@ -34,7 +35,22 @@ MAX_SESSIONS = 5000
 MAX_ROOMS = 1000
 MAX_SDP_BYTES = 64 * 1024
 # Errors aiortc raises for an offer it cannot parse or negotiate; anything else is our bug.
-SDP_ERRORS = (ValueError, KeyError, IndexError, TypeError, InvalidAccessError, InvalidStateError)
+# OperationError: an m-line whose payload types have no usable a=rtpmap. StopIteration:
+# aiortc's parser looks codecs up with next(), so an a=fmtp line for a payload type without
+# a=rtpmap escapes as StopIteration (as RuntimeError once it leaves a coroutine) — which is
+# why `_read_offer` parses the offer itself first, outside any coroutine frame.
+SDP_ERRORS = (
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    InvalidAccessError,
+    InvalidStateError,
+    OperationError,
+)
+# AssertionError: aiortc's parser asserts that an m= line matches its pattern; AttributeError:
+# an attribute line without its value ("a=rtcp", "a=rtpmap").
+SDP_PARSE_ERRORS = (*SDP_ERRORS, StopIteration, AssertionError, AttributeError)
 
 
 @dataclass
@@ -115,6 +131,18 @@ class MediaService:
         if "\nm=video" not in sdp:
             self.stats.sdp_rejected += 1
             raise _http_error(400, "invalid_sdp", "SDP offer has no video m-line")
+        try:
+            parsed = SessionDescription.parse(
+                sdp
+            )  # as setRemoteDescription will, outside a coroutine
+        except SDP_PARSE_ERRORS as exc:
+            self.stats.sdp_rejected += 1
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise _http_error(400, "invalid_sdp", f"cannot parse offer ({reason})") from None
+        problem = _transport_problem(parsed)
+        if problem:
+            self.stats.sdp_rejected += 1
+            raise _http_error(400, "invalid_sdp", problem)
         return room, RTCSessionDescription(sdp=sdp, type="offer")
 
     async def _negotiate(
@@ -269,6 +297,20 @@ def _prefer_vp8(pc: RTCPeerConnection) -> None:
     for transceiver in pc.getTransceivers():
         if transceiver.kind == "video":
             transceiver.setCodecPreferences(codecs)
+
+
+def _transport_problem(offer: SessionDescription) -> str | None:
+    """Why ICE or DTLS could never start with this offer, or None.
+
+    aiortc accepts an offer without these and answers it, then fails in a background task
+    (an AssertionError nobody retrieves); the offer is as unusable as one that does not parse.
+    """
+    for media in offer.media:
+        if media.dtls is None or not media.dtls.fingerprints:
+            return f"m={media.kind} has no a=fingerprint (DTLS-SRTP needs one)"
+        if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
+            return f"m={media.kind} has no a=ice-ufrag and a=ice-pwd"
+    return None
 
 
 def _http_error(status: int, code: str, message: str) -> ApiError:

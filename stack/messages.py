@@ -47,7 +47,7 @@ def parse_client_message(text: str, max_bytes: int) -> dict[str, Any]:
         raise ProtocolError("bad_json", "a message must be a JSON object")
     ref = msg.get("id") if isinstance(msg.get("id"), str) else None
     kind = msg.get("type")
-    if kind not in CLIENT_TYPES:
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:  # a list or dict is unhashable
         raise ProtocolError(
             "unknown_type", f"type {kind!r} is not one of {sorted(CLIENT_TYPES)}", ref
         )

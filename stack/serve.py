@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from stack.httplog import http_logger
 from stack.ice import restrict_ice_to_loopback
 from stack.options import StackOptions
 from stack.server import StackServer
@@ -26,7 +27,11 @@ async def run_server(options: StackOptions) -> AsyncIterator[StackServer]:
         restrict_ice_to_loopback()
     server = StackServer(options)
     runner = web.AppRunner(
-        server.build_app(), handle_signals=False, access_log=None, shutdown_timeout=2.0
+        server.build_app(),
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=2.0,
+        logger=http_logger(),
     )
     await runner.setup()
     try:

@@ -172,7 +172,8 @@ class StackServer:
             raise ApiError(403, "admin_disabled", "start the stack with --admin-token to enable")
         header = request.headers.get("Authorization", "")
         given = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        # surrogateescape: header bytes that are not UTF-8 reach us as lone surrogates.
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode()):
             raise ApiError(401, "invalid_admin_token", "admin token missing or wrong")
 
     def ws_connection_count(self) -> int:

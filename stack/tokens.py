@@ -63,8 +63,13 @@ class TokenSigner:
         """Claims of a valid token for `room`; raises TokenError otherwise."""
         if not token:
             raise TokenError(401, "missing_token", "a join token is required")
+        # A token we issued is base64url and "." only. Anything else is forged or garbled, and
+        # must be refused before it reaches compare_digest (which raises TypeError on non-ASCII
+        # str) or str.encode (which raises on the lone surrogates a header or query may decode to).
+        if not token.isascii():
+            raise TokenError(401, "invalid_token", "token is not ASCII")
         body, _, signature = token.partition(".")
-        if not hmac.compare_digest(signature, self._sign(body)):
+        if not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
             raise TokenError(401, "invalid_token", "token signature does not match")
         try:
             raw = json.loads(_unb64(body))

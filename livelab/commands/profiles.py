@@ -36,6 +36,14 @@ def register(subparsers: Any) -> None:
     p_show.add_argument("--json", action="store_true", help="print JSON")
     p_show.set_defaults(func=_show)
 
+    p_check = sub.add_parser(
+        "check",
+        help="validate profile files (exit 2 when invalid)",
+        epilog=examples("livelab profiles check netem_profiles/data/lastmile/4g.toml"),
+    )
+    p_check.add_argument("files", nargs="+", metavar="FILE", help="profile file (TOML)")
+    p_check.set_defaults(func=_check)
+
     p_tc = sub.add_parser(
         "tc",
         help="print the equivalent tc qdisc commands",
@@ -99,6 +107,24 @@ def _show(args: argparse.Namespace) -> int:
         f"loss cv {s.loss_cv:g}, bandwidth cv {s.bw_cv:g}"
     )
     print("\n".join(lines))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from livelab.errors import ProfileError
+    from netem_profiles.loader import check_file
+
+    problems = []
+    for file in args.files:
+        try:
+            profiles = check_file(file)
+        except ProfileError as exc:
+            problems += exc.problems
+            continue
+        names = ", ".join(f"{p.name} (rtt {p.rtt_ms:g} ms)" for p in profiles)
+        print(f"{file}: ok — {names}")
+    if problems:
+        raise ProfileError(problems)
     return 0
 
 
