@@ -1,8 +1,8 @@
 """Property-based fuzzing of the reference stack at 10,000 inputs (issue 12).
 
-The strategies of `stack.fuzz_inputs` (every WebSocket message type, every HTTP endpoint, raw
+The strategies of `benchmarks.fuzz_inputs` (every WebSocket message type, every HTTP endpoint, raw
 requests) against one real stack on 127.0.0.1:0, checked after each input by
-`stack.fuzz_harness` (no 5xx, no server error logged, WebSocket kept, ledger consistent); then
+`benchmarks.fuzz_harness` (no 5xx, no server error logged, WebSocket kept, ledger consistent); then
 the whole-run invariants (server alive, every acknowledged order reads back and replays to the
 same order, one ledger row per Idempotency-Key, a bystander's socket untouched). `make test`
 runs the same with ~25 fixed-seed inputs per kind (tests/stack/test_stack_fuzz_hypothesis.py).
@@ -29,8 +29,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from stack.fuzz_inputs import HTTP_KINDS, WS_KINDS, http_inputs, raw_inputs, ws_inputs
-from stack.fuzz_live import LiveStack
+from benchmarks.fuzz_inputs import HTTP_KINDS, WS_KINDS, http_inputs, raw_inputs, ws_inputs
+from benchmarks.fuzz_live import LiveStack
 
 RESULTS = Path("runs/bench/results.jsonl")
 TOTAL = 10_000

@@ -1,6 +1,6 @@
 """Property-based fuzzing of every WebSocket message type and HTTP endpoint (fixed seed).
 
-A few hundred generated inputs against one real stack on 127.0.0.1:0 (`stack.fuzz_harness`
+A few hundred generated inputs against one real stack on 127.0.0.1:0 (`benchmarks.fuzz_harness`
 lists what must hold after each). `python -m benchmarks fuzz` runs the same with 10,000.
 """
 
@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from stack.fuzz_inputs import HTTP_KINDS, WS_KINDS, http_inputs, raw_inputs, ws_inputs
-from stack.fuzz_live import LiveStack
+from benchmarks.fuzz_inputs import HTTP_KINDS, WS_KINDS, http_inputs, raw_inputs, ws_inputs
+from benchmarks.fuzz_live import LiveStack
 
 EXAMPLES = 25  # per kind; 17 kinds → ~425 inputs, a few seconds
 FIXED = settings(

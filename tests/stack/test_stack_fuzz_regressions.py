@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from stack.fuzz_inputs import OFFER_LINES
+from benchmarks.fuzz_inputs import OFFER_LINES
 from stack.testing import running_stack_server
 from stack.tokens import TokenError, TokenSigner
 

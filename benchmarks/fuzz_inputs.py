@@ -1,11 +1,12 @@
 """Hypothesis strategies for every input a client can send the stack (see docs/protocol.md).
 
-Each strategy builds plain, frozen descriptions of one input — a WebSocket frame (`WsInput`), an
-HTTP request (`HttpInput`) or raw request bytes (`RawInput`) — that `stack.fuzz_harness` sends to
-a live server. Tokens are described, not embedded (`Auth`), because they exist only once the
-server is up: the harness turns ``Auth("viewer", "flip_sig")`` into a real token with one
-signature byte changed. Values mix valid ones (so requests get past the first check and reach
-deeper code) with junk of every JSON type, oversized strings and non-ASCII text.
+Each strategy builds plain, frozen descriptions of one input — a WebSocket frame (`WsInput`),
+an HTTP request (`HttpInput`) or raw request bytes (`RawInput`) — that
+`benchmarks.fuzz_harness` sends to a live server. Tokens are described, not embedded (`Auth`),
+because they exist only once the server is up: the harness turns ``Auth("viewer", "flip_sig")``
+into a real token with one signature byte changed. Values mix valid ones (so requests get past
+the first check and reach deeper code) with junk of every JSON type, oversized strings and
+non-ASCII text.
 
 Needs the dev extra (hypothesis); nothing in the server imports this module.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from stack.fuzz_sdp import OFFER_LINES, mutated_offers
+from benchmarks.fuzz_sdp import OFFER_LINES, mutated_offers
 from stack.messages import CLIENT_TYPES
 
 __all__ = [

@@ -12,8 +12,8 @@ from typing import TypeVar
 
 import aiohttp
 
-from stack.fuzz_harness import ADMIN_TOKEN, FuzzFailure, FuzzHarness
-from stack.fuzz_inputs import HttpInput, RawInput, WsInput
+from benchmarks.fuzz_harness import ADMIN_TOKEN, FuzzFailure, FuzzHarness
+from benchmarks.fuzz_inputs import HttpInput, RawInput, WsInput
 from stack.testing import running_stack_server
 
 __all__ = ["LiveStack"]

@@ -1,4 +1,4 @@
-"""Send fuzzed inputs (`stack.fuzz_inputs`) to a live stack and check what must hold after each.
+"""Send fuzzed inputs (`benchmarks.fuzz_inputs`) to a live stack; check what must hold after each.
 
 After every input:
 
@@ -17,8 +17,8 @@ acknowledged order still read back and replay to the same order, does the SQLite
 exactly one row per key and nothing unacknowledged, and did the bystander's socket receive
 nothing meant for the fuzzer.
 
-`stack.fuzz_live.LiveStack` runs a stack and a harness for synchronous hypothesis tests. Needs
-the dev extra: it imports `stack.fuzz_inputs`, which needs hypothesis. Nothing in the server
+`benchmarks.fuzz_live.LiveStack` runs a stack and a harness for synchronous hypothesis tests. Needs
+the dev extra: it imports `benchmarks.fuzz_inputs`, which needs hypothesis. Nothing in the server
 imports this module.
 """
 
@@ -36,7 +36,7 @@ from typing import Any
 
 import aiohttp
 
-from stack.fuzz_inputs import BASE64URL, OTHER_ROOM, ROOM, Auth, HttpInput, RawInput, WsInput
+from benchmarks.fuzz_inputs import BASE64URL, OTHER_ROOM, ROOM, Auth, HttpInput, RawInput, WsInput
 from stack.server import StackServer
 from stack.ws import HARD_MAX_FRAME_BYTES
 

@@ -1,4 +1,4 @@
-"""Mutated SDP offers for fuzzing WHEP and WHIP (`stack.fuzz_inputs`).
+"""Mutated SDP offers for fuzzing WHEP and WHIP (`benchmarks.fuzz_inputs`).
 
 Starts from a real offer (as aiortc writes it for a recvonly VP8 viewer, trimmed) so that most
 mutants still parse and reach aiortc's negotiation, where the interesting failures are.
