@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +13,7 @@ from aiohttp import web
 
 from stack.ice import restrict_ice_to_loopback
 from stack.options import StackOptions
+from stack.ready import write_ready
 from stack.server import StackServer
 
 __all__ = ["run_server", "serve"]
@@ -39,14 +39,6 @@ async def run_server(options: StackOptions) -> AsyncIterator[StackServer]:
         await runner.cleanup()
 
 
-def _write_ready(path: str, url: str) -> None:
-    # Write then rename, so a reader never sees a half-written URL.
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(url + "\n")
-    os.replace(tmp, path)
-
-
 async def serve(
     options: StackOptions,
     ready_file: str | None = None,
@@ -67,7 +59,7 @@ async def serve(
         if options.host == "synthetic":
             say(f"synthetic host in room {options.room!r}: {server.base_url}/whep/{options.room}")
         if ready_file:
-            _write_ready(ready_file, server.base_url)
+            write_ready(ready_file, server.base_url)
         await stop.wait()
         say("stopping")
     print("stopped", file=sys.stderr, flush=True)
