@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from netem_profiles import netio
 from stack.ice import restrict_ice_to_loopback
 from stack.options import StackOptions
 from stack.ready import write_ready
@@ -22,7 +22,7 @@ __all__ = ["run_server", "serve"]
 @contextlib.asynccontextmanager
 async def run_server(options: StackOptions) -> AsyncIterator[StackServer]:
     """Start a `StackServer` on `options.bind:port`; `server.base_url` holds the real URL."""
-    if ipaddress.ip_address(options.bind).is_loopback:
+    if netio.is_loopback(options.bind):
         restrict_ice_to_loopback()
     server = StackServer(options)
     runner = web.AppRunner(
@@ -50,7 +50,7 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with run_server(options) as server:
-        if not ipaddress.ip_address(options.bind).is_loopback:
+        if not netio.is_loopback(options.bind):
             say(
                 f"WARNING: serving on {options.bind} (not loopback): WebSocket, HTTP and WebRTC "
                 "media will be reachable from other machines; ICE gathers all interfaces."

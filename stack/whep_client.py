@@ -24,6 +24,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 from yarl import URL
 
+from netem_profiles import netio
 from stack import barcode
 from stack.ice import restrict_ice_to_loopback, rtc_configuration
 
@@ -97,7 +98,7 @@ class ViewerStats:
 
 def _loopback_if_local(url: str) -> None:
     """A local target: gather only 127.0.0.1 candidates in this process (see `stack.ice`)."""
-    if URL(url).host in ("127.0.0.1", "localhost", "::1"):
+    if netio.is_loopback(URL(url).host or ""):
         restrict_ice_to_loopback()
 
 

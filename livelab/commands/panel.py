@@ -98,7 +98,8 @@ def _probes(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from loadgen.panel import HealthLimits, PanelConfig, parse_profiles, run_panel, write_outputs
-    from loadgen.panel.config import LOCAL_HOSTS, check_target
+    from loadgen.panel.config import check_target
+    from netem_profiles.netio import is_loopback
 
     profiles = parse_profiles(args.profiles)
     config = PanelConfig(
@@ -116,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
         allow_remote=args.allow_remote,
     )
     host = check_target(config.whep_url, config.allow_remote)
-    if host not in LOCAL_HOSTS:
+    if not is_loopback(host):
         print(
             f"livelab panel: REMOTE target {host}: {config.viewers} WHEP POSTs to "
             f"{config.whep_url}, then WebRTC media (STUN checks, DTLS, RTCP feedback) to the "

@@ -153,6 +153,8 @@ def test_locust_commands_local_and_distributed(tmp_path):
 def test_check_allowed_and_unreachable_target():
     check_allowed("http://127.0.0.1:8080", allow_remote=False)
     check_allowed("http://localhost:8080", allow_remote=False)
+    check_allowed("http://127.0.0.2:8080", allow_remote=False)  # all of 127.0.0.0/8 is loopback
+    check_allowed("http://[::1]:8080", allow_remote=False)
     check_allowed("http://10.0.0.1:8080", allow_remote=True)
     for bad in ("http://10.0.0.1:8080", "ftp://127.0.0.1/", "nonsense"):
         with pytest.raises(ConfigError):
