@@ -20,11 +20,17 @@ __all__ = ["run_server", "serve"]
 
 
 @contextlib.asynccontextmanager
-async def run_server(options: StackOptions) -> AsyncIterator[StackServer]:
-    """Start a `StackServer` on `options.bind:port`; `server.base_url` holds the real URL."""
+async def run_server(
+    options: StackOptions, clock_ms: Callable[[], float] | None = None
+) -> AsyncIterator[StackServer]:
+    """Start a `StackServer` on `options.bind:port`; `server.base_url` holds the real URL.
+
+    `clock_ms` (epoch ms) is the server's clock: tokens, timestamps, rate limits (default the
+    wall clock); tests pass one they move by hand.
+    """
     if netio.is_loopback(options.bind):
         restrict_ice_to_loopback()
-    server = StackServer(options)
+    server = StackServer(options) if clock_ms is None else StackServer(options, clock_ms)
     runner = web.AppRunner(
         server.build_app(), handle_signals=False, access_log=None, shutdown_timeout=2.0
     )

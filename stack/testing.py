@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from stack.ready import poll_until, read_ready
@@ -33,14 +33,17 @@ async def running_stack(**options: Any) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def running_stack_server(**options: Any) -> AsyncIterator[Any]:
-    """Like `running_stack`, but yields the `StackServer` (its `.base_url`, metrics, media)."""
+async def running_stack_server(
+    clock_ms: Callable[[], float] | None = None, **options: Any
+) -> AsyncIterator[Any]:
+    """Like `running_stack`, but yields the `StackServer` (its `.base_url`, metrics, media);
+    `clock_ms` (epoch ms) replaces the server's wall clock (`stack.serve.run_server`)."""
     from stack.options import StackOptions
     from stack.serve import run_server
 
     options.setdefault("port", 0)
     options.setdefault("bind", "127.0.0.1")
-    async with run_server(StackOptions(**options)) as server:
+    async with run_server(StackOptions(**options), clock_ms) as server:
         yield server
 
 
