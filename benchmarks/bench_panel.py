@@ -168,7 +168,7 @@ def _compare(url: str, seconds: float, pid: int) -> None:
 
 
 def main() -> None:
-    from stack.testing import start_stack_process, stop_stack_process
+    from stack import start_stack_process, stop_stack_process
 
     seconds = float(os.environ.get("PANEL_BENCH_SECONDS", "30"))
     print(_conditions("before"), flush=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from scenarios.behavior import Behavior, BehaviorOverrides, preset, preset_for_market
+    from scenarios.load import Load
     from scenarios.loader import (
         SCENARIO_DIR,
         apply_override,
@@ -43,6 +44,7 @@ __all__ = [
     "Edge",
     "Host",
     "Infra",
+    "Load",
     "Market",
     "QoE",
     "Rung",
@@ -85,6 +87,7 @@ _HOME: dict[str, str] = {
     "ScenarioMeta": "schema",
     "Stream": "schema",
     "Variant": "schema",
+    "Load": "load",
 }
 
 

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from netem_profiles.compose import compose
-from netem_profiles.model import Profile
-from netem_profiles.sampler import PathSample, sample_paths
-from scenarios.schema import Market, Scenario
+from netem_profiles import PathSample, Profile, compose, sample_paths
+from scenarios import Market, Scenario
 
 __all__ = ["ACCESS", "MarketPaths", "Paths", "market_paths"]
 

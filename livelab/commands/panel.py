@@ -99,7 +99,7 @@ def _probes(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from loadgen.panel import HealthLimits, PanelConfig, parse_profiles, run_panel, write_outputs
     from loadgen.panel.config import check_target
-    from netem_profiles.netio import is_loopback
+    from netem_profiles import is_loopback
 
     profiles = parse_profiles(args.profiles)
     config = PanelConfig(

@@ -35,7 +35,7 @@ from loadgen.locust.samples import METRICS, percentile, read_samples
 from loadgen.plan.document import save_plan
 from loadgen.run.commands import LocustSpec, locust_commands
 from loadgen.run.procs import Children
-from netem_profiles.netio import free_port
+from netem_profiles import free_port
 
 __all__ = ["LocustTarget", "StepSettings", "step_figures"]
 

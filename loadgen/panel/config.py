@@ -97,7 +97,7 @@ class PanelConfig:
 def parse_profiles(text: str, source: str = "--profiles") -> tuple[tuple[str, float], ...]:
     """``"A:0.5,delay 100ms:0.5"`` → (("A", 0.5), ("delay 100ms", 0.5)); each profile is loaded
     once to check it (raises `ProfileError` naming it, or `ConfigError` for a bad weight)."""
-    from netem_profiles.loader import load_profile
+    from netem_profiles import load_profile
 
     out: list[tuple[str, float]] = []
     problems: list[Problem] = []

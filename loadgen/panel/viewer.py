@@ -74,7 +74,7 @@ class ViewerRaw:
 
     def summary(self) -> dict[str, Any]:
         """Per-viewer figures for panel.json (no raw series)."""
-        from reports.metrics import distribution
+        from reports import distribution
 
         first = self.frame_ms[0] if self.frame_ms else None
         fz = detect_freezes(self.frame_ms, end_ms=self.end_ms)
@@ -184,8 +184,8 @@ class Viewer:
         is in ``raw.error``), only for cancellation."""
         from aiortc import RTCPeerConnection, RTCSessionDescription
 
-        from netem_profiles.loader import load_profile
-        from stack.ice import rtc_configuration
+        from netem_profiles import load_profile
+        from stack import rtc_configuration
 
         self._t0 = self.raw.join_start_ms = self.clock_ms()
         profile = load_profile(self.spec.profile)
@@ -339,14 +339,14 @@ class Viewer:
     async def _consume_stock(self, track: Any) -> None:
         from aiortc.mediastreams import MediaStreamError
 
-        from stack.barcode import decode as read_barcode
+        from stack import barcode
 
         while True:
             try:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            self._on_decoded((0, self.clock_ms(), read_barcode(frame)))
+            self._on_decoded((0, self.clock_ms(), barcode.decode(frame)))
 
 
 def sdp_candidate_hosts(sdp: str) -> list[str]:

@@ -126,7 +126,7 @@ def model_run_from_results(results: Sequence[Any], scenario: Any) -> ModelRun:
     """The `ModelRun` of replication 0 of `results` (`sim.SimResult`s) of `scenario` (the
     validated `scenarios.Scenario`): the same values `read_model_run` gives for the directory
     `reports.rundir.write_run` writes of them, without the round trip through disk."""
-    from reports.rundir import ACCESS_NAMES
+    from reports import ACCESS_NAMES
 
     first = results[0]
     arrays = dict(first.viewers)
@@ -154,7 +154,7 @@ def model_run_from_results(results: Sequence[Any], scenario: Any) -> ModelRun:
 
 def read_model_run(run_dir: str | Path) -> ModelRun:
     """The model run in `run_dir`; raises PlanError naming a missing file or array."""
-    from reports.rundir import read_arrays, read_events, read_json, read_timeseries
+    from reports import read_arrays, read_events, read_json, read_timeseries
 
     root = Path(run_dir)
     path = root / "viewers.npz"

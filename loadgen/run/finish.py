@@ -27,13 +27,13 @@ __all__ = ["business", "finish", "validity", "write_run_info"]
 
 def business(section: dict[str, Any]) -> dict[str, Any]:
     """The business metrics of a model metrics section."""
-    from reports.metrics import BUSINESS
+    from reports import BUSINESS
 
     return {k: v for k, v in section.items() if k in BUSINESS}
 
 
 def _modelled_experience(section: dict[str, Any]) -> dict[str, Any]:
-    from reports.metrics import EXPERIENCE
+    from reports import EXPERIENCE
 
     return {k: v for k, v in section.items() if k in EXPERIENCE}
 

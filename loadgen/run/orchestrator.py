@@ -40,8 +40,8 @@ from loadgen.run.procs import Child, Children
 from loadgen.run.progress import Progress, Status
 from loadgen.run.record import RunOptions, RunOutcome, RunRecord
 from loadgen.run.target import HealthMonitor, check_allowed, fetch, is_loopback, wait_healthy
-from netem_profiles.netio import free_port
-from stack.ready import poll_until, read_ready
+from netem_profiles import free_port
+from stack import poll_until, read_ready
 
 __all__ = ["RunOptions", "RunOutcome", "run"]
 

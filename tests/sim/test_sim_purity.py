@@ -111,6 +111,15 @@ def _module_imports(tree: ast.Module, name: str, is_package: bool) -> list[str]:
     return found
 
 
+def _lazy_homes(tree: ast.Module) -> dict[str, str]:
+    """A lazy package `__init__`'s `_HOME` table: public name → the module that defines it."""
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(target, ast.Name) and target.id == "_HOME" and node.value is not None:
+            return {str(k): str(v) for k, v in ast.literal_eval(node.value).items()}
+    return {}
+
+
 def _transitive_imports() -> dict[str, set[str]]:
     """Outside module → the project modules reachable from `sim` that import it."""
     seen: set[str] = set()
@@ -121,6 +130,13 @@ def _transitive_imports() -> dict[str, set[str]]:
         for k in range(1, len(parts) + 1):
             name = ".".join(parts[:k])
             file = _module_file(name)
+            if file is None and k == len(parts) and k > 1:
+                # `from package import Name`: a lazy package loads Name's module on first use.
+                package = ".".join(parts[:-1])
+                init = _module_file(package)
+                home = _lazy_homes(ast.parse(init.read_text("utf-8"))) if init else {}
+                if parts[-1] in home:
+                    todo.append(f"{package}.{home[parts[-1]]}")
             if name in seen or file is None:
                 continue
             seen.add(name)
