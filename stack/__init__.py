@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from stack.ready import poll_until, read_ready, write_ready
     from stack.serve import run_server
     from stack.server import StackServer
+    from stack.tasks import log_failure, spawn
     from stack.testing import (
         running_stack,
         running_stack_server,
@@ -51,6 +52,7 @@ __all__ = [
     "TokenSigner",
     "WhepViewer",
     "WhipPublisher",
+    "log_failure",
     "parse_duration",
     "parse_faults",
     "poll_until",
@@ -61,6 +63,7 @@ __all__ = [
     "run_server",
     "running_stack",
     "running_stack_server",
+    "spawn",
     "start_stack_process",
     "stop_stack_process",
     "write_ready",
@@ -96,6 +99,8 @@ _HOME: dict[str, str] = {
     "Ledger": "ledger",
     "Order": "ledger",
     "Registry": "metrics",
+    "log_failure": "tasks",
+    "spawn": "tasks",
 }
 
 
