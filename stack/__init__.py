@@ -35,7 +35,13 @@ if TYPE_CHECKING:
         stop_stack_process,
     )
     from stack.tokens import Claims, TokenError, TokenSigner
-    from stack.whep_client import MarkerJitterBuffer, WhepViewer, WhipPublisher
+    from stack.whep_client import (
+        MarkerJitterBuffer,
+        WhepViewer,
+        WhipPublisher,
+        whep_leave,
+        whep_offer,
+    )
 
 __all__ = [
     "FAULT_KEYS",
@@ -66,6 +72,8 @@ __all__ = [
     "spawn",
     "start_stack_process",
     "stop_stack_process",
+    "whep_leave",
+    "whep_offer",
     "write_ready",
 ]
 
@@ -92,6 +100,8 @@ _HOME: dict[str, str] = {
     "MarkerJitterBuffer": "whep_client",
     "WhepViewer": "whep_client",
     "WhipPublisher": "whep_client",
+    "whep_leave": "whep_client",
+    "whep_offer": "whep_client",
     "poll_until": "ready",
     "read_ready": "ready",
     "write_ready": "ready",

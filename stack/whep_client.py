@@ -1,4 +1,6 @@
-"""A minimal WHEP viewer and WHIP publisher on aiortc, for tests, benchmarks and smoke checks.
+"""A minimal WHEP viewer and WHIP publisher on aiortc, for tests, benchmarks and smoke checks,
+and the WHEP signalling core every viewer of the project uses (`whep_offer`, `whep_leave`: the
+stack's `WhepViewer` here and the media panel's `loadgen.panel.viewer.Viewer`).
 
 `WhepViewer(decode=True)` decodes every frame and reads its barcode (glass-to-glass latency);
 `marker_frames=True` completes frames at the RTP marker bit as browsers do (see
@@ -28,7 +30,7 @@ from netem_profiles import netio
 from stack import barcode
 from stack.ice import restrict_ice_to_loopback, rtc_configuration
 
-__all__ = ["MarkerJitterBuffer", "WhepViewer", "WhipPublisher"]
+__all__ = ["MarkerJitterBuffer", "WhepViewer", "WhipPublisher", "whep_leave", "whep_offer"]
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +104,29 @@ def _loopback_if_local(url: str) -> None:
         restrict_ice_to_loopback()
 
 
-async def _post_sdp(session: aiohttp.ClientSession, url: str, sdp: str) -> tuple[str, str]:
+async def whep_offer(session: aiohttp.ClientSession, url: str, sdp: str) -> tuple[str, str | None]:
+    """POST the SDP offer `sdp` to a WHEP (or WHIP) endpoint: (answer SDP, the session's URL
+    from `Location`, resolved against `url`; None without one). RuntimeError unless HTTP 201."""
     async with session.post(url, data=sdp, headers={"Content-Type": "application/sdp"}) as resp:
         body = await resp.text()
         if resp.status != 201:
-            raise RuntimeError(f"{url}: HTTP {resp.status}: {body}")
-        location = resp.headers["Location"]
-        return body, str(resp.url.join(URL(location)))
+            raise RuntimeError(f"WHEP POST {url}: HTTP {resp.status} {body[:200]}")
+        location = resp.headers.get("Location")
+        return body, str(resp.url.join(URL(location))) if location else None
+
+
+async def whep_leave(
+    session: aiohttp.ClientSession, location: str | None, timeout_s: float = 2.0
+) -> None:
+    """DELETE the WHEP session at `location` (if any), within `timeout_s` seconds. A failure is
+    logged, not raised: the session ends anyway when the peer connection closes."""
+    if not location:
+        return
+    try:
+        async with asyncio.timeout(timeout_s), session.delete(location):
+            pass
+    except (TimeoutError, OSError, RuntimeError, aiohttp.ClientError) as exc:
+        log.debug("WHEP DELETE %s failed: %s", location, exc)
 
 
 class WhepViewer:
@@ -154,7 +172,7 @@ class WhepViewer:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         if on_gathered is not None:
             on_gathered(self.pc)
-        answer, self.location = await _post_sdp(session, self.url, self.pc.localDescription.sdp)
+        answer, self.location = await whep_offer(session, self.url, self.pc.localDescription.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
     async def _consume(self, track: MediaStreamTrack) -> None:
@@ -173,10 +191,8 @@ class WhepViewer:
                     self.stats.stamps.append(ts)
 
     async def close(self, session: aiohttp.ClientSession | None = None) -> None:
-        if session is not None and self.location:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.delete(self.location):
-                    pass
+        if session is not None:
+            await whep_leave(session, self.location)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -196,7 +212,7 @@ class WhipPublisher:
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        answer, self.location = await _post_sdp(session, self.url, self.pc.localDescription.sdp)
+        answer, self.location = await whep_offer(session, self.url, self.pc.localDescription.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
     async def close(self) -> None:

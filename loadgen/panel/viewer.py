@@ -185,7 +185,7 @@ class Viewer:
         from aiortc import RTCPeerConnection, RTCSessionDescription
 
         from netem_profiles import load_profile
-        from stack import rtc_configuration
+        from stack import rtc_configuration, whep_offer
 
         self._t0 = self.raw.join_start_ms = self.clock_ms()
         profile = load_profile(self.spec.profile)
@@ -219,17 +219,9 @@ class Viewer:
             self._impaired = impair_ice_connection(connection, profile, rng)
             self.raw.candidates = sdp_candidate_hosts(pc.localDescription.sdp)
             sent = self.clock_ms()
-            async with self.session.post(
-                self.whep_url,
-                data=pc.localDescription.sdp,
-                headers={"Content-Type": "application/sdp"},
-            ) as resp:
-                answer = await resp.text()
-                if resp.status != 201:
-                    raise RuntimeError(
-                        f"WHEP POST {self.whep_url}: HTTP {resp.status} {answer[:200]}"
-                    )
-                location = resp.headers.get("Location")
+            answer, location = await whep_offer(
+                self.session, self.whep_url, pc.localDescription.sdp
+            )
             self.raw.phases["signalling_ms"] = self.clock_ms() - sent
             self.raw.remote_candidates = sdp_candidate_hosts(answer)
             await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
@@ -259,18 +251,9 @@ class Viewer:
             self._hook.close()
         if stock_task is not None:
             stock_task.cancel()
-        if location:
-            import aiohttp
+        from stack import whep_leave  # the WHEP signalling core, shared with stack's client
 
-            try:
-                url = (
-                    location if location.startswith("http") else _join_url(self.whep_url, location)
-                )
-                async with asyncio.timeout(2.0), self.session.delete(url):
-                    pass
-            except (TimeoutError, OSError, RuntimeError, aiohttp.ClientError) as exc:
-                # The session ends anyway when the peer connection closes below.
-                log.debug("WHEP DELETE failed: %s", exc)
+        await whep_leave(self.session, location)
         try:
             async with asyncio.timeout(5.0):
                 await pc.close()
@@ -358,9 +341,3 @@ def sdp_candidate_hosts(sdp: str) -> list[str]:
             if len(fields) > 4:
                 hosts.append(fields[4])
     return hosts
-
-
-def _join_url(base: str, path: str) -> str:
-    from urllib.parse import urljoin
-
-    return urljoin(base, path)
