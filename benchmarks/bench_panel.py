@@ -83,8 +83,7 @@ def _step(
     profile: str = "delay 0ms",
     receiver: str = "fixed",
 ) -> dict[str, Any]:
-    from loadgen.panel import PanelConfig, run_panel
-    from loadgen.panel.output import build_metrics
+    from loadgen.panel import PanelConfig, build_metrics, run_panel
 
     config = PanelConfig(
         whep_url=url,

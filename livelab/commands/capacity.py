@@ -85,8 +85,8 @@ def _check_target(url: str, allow_remote: bool) -> None:
 def _capacity(args: argparse.Namespace) -> int:
     import sim
     from livelab.commands.scenario import load_from_args
+    from loadgen.capacity import parse_steps
     from loadgen.capacity.limits import limits_from_gates
-    from loadgen.capacity.search import parse_steps
     from reports import (
         Knee,
         capacity_figure,
@@ -187,7 +187,7 @@ def _measure(
     args: argparse.Namespace, out: Path, forecast: Any, steps: list[int], limits: Any, seed: int
 ) -> Any:
     """Run the knee search against `--target` or a reference stack started here."""
-    from loadgen.capacity.search import search_knee
+    from loadgen.capacity import search_knee
     from loadgen.capacity.target import LocustTarget, StepSettings
 
     settings = StepSettings(

@@ -97,8 +97,14 @@ def _probes(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from loadgen.panel import HealthLimits, PanelConfig, parse_profiles, run_panel, write_outputs
-    from loadgen.panel.config import check_target
+    from loadgen.panel import (
+        HealthLimits,
+        PanelConfig,
+        check_target,
+        parse_profiles,
+        run_panel,
+        write_outputs,
+    )
     from netem_profiles import is_loopback
 
     profiles = parse_profiles(args.profiles)

@@ -32,8 +32,8 @@ from livelab.errors import RunError
 from loadgen.capacity.search import StepResult
 from loadgen.capacity.steps import LEAD_S, ramp_for, step_plan
 from loadgen.locust.samples import METRICS, percentile, read_samples
-from loadgen.plan.document import save_plan
-from loadgen.run.commands import LocustSpec, locust_commands
+from loadgen.plan import save_plan
+from loadgen.run import LocustSpec, locust_commands
 from loadgen.run.procs import Children
 from netem_profiles import free_port
 
@@ -221,8 +221,7 @@ class LocustTarget:
         return out
 
     def _panel(self, step_dir: Path, duration_s: float) -> dict[str, Any]:
-        from loadgen.panel import PanelConfig, run_panel, write_outputs
-        from loadgen.panel.output import build_metrics
+        from loadgen.panel import PanelConfig, build_metrics, run_panel, write_outputs
 
         s = self.settings
         config = PanelConfig(

@@ -10,6 +10,7 @@ standard library, so Locust processes can use them.
 from typing import Any
 
 from loadgen.plan.document import ACTIONS, Plan, Script, load_plan, save_plan
+from loadgen.plan.shape import share_of, slots_opened, users_at
 
 __all__ = [
     "ACTIONS",
@@ -20,6 +21,9 @@ __all__ = [
     "model_run_from_results",
     "read_model_run",
     "save_plan",
+    "share_of",
+    "slots_opened",
+    "users_at",
 ]
 
 

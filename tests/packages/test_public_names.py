@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-PACKAGES = ("reports", "stack", "netem_profiles", "scenarios", "loadgen.plan", "loadgen.run")
+PACKAGES = ("reports", "stack", "netem_profiles", "scenarios", "loadgen.plan", "loadgen.run",
+            "loadgen.panel", "loadgen.capacity")  # fmt: skip
 
 
 @pytest.mark.parametrize("name", PACKAGES)
