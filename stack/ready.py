@@ -42,10 +42,11 @@ def poll_until(
     *,
     alive: Callable[[], bool],
     timeout_s: float,
+    interval_s: float = POLL_S,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """`probe()`'s first non-None value, checked every `POLL_S` seconds (of `clock`).
+    """`probe()`'s first non-None value, checked every `interval_s` seconds (of `clock`).
 
     Raises `ChildProcessError` as soon as `alive()` is False (the child exited before it was
     ready) and `TimeoutError` after `timeout_s` seconds; callers add what and which log.
@@ -59,4 +60,4 @@ def poll_until(
             raise ChildProcessError("exited before it was ready")
         if clock() >= deadline:
             raise TimeoutError(f"not ready within {timeout_s:g} s")
-        sleep(POLL_S)
+        sleep(interval_s)

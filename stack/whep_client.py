@@ -69,7 +69,11 @@ class MarkerJitterBuffer(JitterBuffer):
         return None
 
 
-def _discarding_handler(stats: ViewerStats) -> Any:
+def _wall_ms() -> float:
+    return time.time() * 1000  # the barcode's clock: epoch ms
+
+
+def _discarding_handler(stats: ViewerStats, clock_ms: Callable[[], float]) -> Any:
     """Stands in for a receiver's RTP handler: counts packets and frames, keeps nothing.
 
     Frames are counted at the RTP marker bit. The packet has been decrypted (SRTP) and parsed by
@@ -82,7 +86,7 @@ def _discarding_handler(stats: ViewerStats) -> Any:
         if packet.marker:
             stats.frames += 1
             if stats.first_frame_ms is None:
-                stats.first_frame_ms = time.time() * 1000
+                stats.first_frame_ms = clock_ms()
 
     return handle
 
@@ -130,10 +134,16 @@ async def whep_leave(
 
 
 class WhepViewer:
-    """One viewer of `whep_url`. `start()` negotiates; `stats` fills as media arrives."""
+    """One viewer of `whep_url`. `start()` negotiates; `stats` fills as media arrives, timed by
+    `clock_ms` (epoch ms, the barcode's clock; injected for tests)."""
 
     def __init__(
-        self, whep_url: str, decode: bool = True, marker_frames: bool = False, audio: bool = False
+        self,
+        whep_url: str,
+        decode: bool = True,
+        marker_frames: bool = False,
+        audio: bool = False,
+        clock_ms: Callable[[], float] = _wall_ms,
     ) -> None:
         _loopback_if_local(whep_url)
         self.url = whep_url
@@ -146,6 +156,7 @@ class WhepViewer:
         self.location: str | None = None
         self._task: asyncio.Task[None] | None = None
         self.started_ms = 0.0
+        self.clock_ms = clock_ms
 
     async def start(
         self,
@@ -154,13 +165,13 @@ class WhepViewer:
     ) -> None:
         """Offer, POST, apply the answer. `on_gathered(pc)` runs once the local candidates are
         gathered and before the offer is sent (e.g. to put the ICE sockets behind a profile)."""
-        self.started_ms = time.time() * 1000
+        self.started_ms = self.clock_ms()
         transceiver = self.pc.addTransceiver("video", direction="recvonly")
         if not self.decode:
-            transceiver.receiver._handle_rtp_packet = _discarding_handler(self.stats)  # type: ignore[method-assign]
+            transceiver.receiver._handle_rtp_packet = _discarding_handler(self.stats, self.clock_ms)  # type: ignore[method-assign]
         if self.audio:
             audio = self.pc.addTransceiver("audio", direction="recvonly")
-            audio.receiver._handle_rtp_packet = _discarding_handler(self.audio_stats)  # type: ignore[method-assign]
+            audio.receiver._handle_rtp_packet = _discarding_handler(self.audio_stats, self.clock_ms)  # type: ignore[method-assign]
         if self.marker_frames:
             setattr(transceiver.receiver, _JITTER_ATTR, MarkerJitterBuffer())
 
@@ -179,7 +190,7 @@ class WhepViewer:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
-                now = time.time() * 1000
+                now = self.clock_ms()
                 ts = barcode.decode(frame)  # type: ignore[arg-type]
                 self.stats.frames += 1
                 if self.stats.first_frame_ms is None:
