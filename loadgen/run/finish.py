@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -221,8 +222,9 @@ def _report(out: Path) -> Path | None:
     log = out / "logs" / "report.log"
     try:
         files = write_report(out)
-    except (LabError, OSError, ValueError) as exc:
-        log.write_text(f"livelab run: no report: {exc}\n")
+    except Exception as exc:
+        trace = "".join(traceback.format_exception(exc))
+        log.write_text(f"livelab run: no report: {exc}\n{trace}")
         return None
     lines = [f"report: {files.html}", f"summary: {files.summary}", f"plots: {len(files.plots)}"]
     try:
