@@ -85,7 +85,7 @@ def _line(name: str, r: dict[str, float]) -> tuple[str, float]:
 
 
 def main() -> None:
-    from stack.testing import start_stack_process, stop_stack_process
+    from stack import start_stack_process, stop_stack_process
 
     cpus = os.cpu_count()
     load1 = os.getloadavg()

@@ -83,8 +83,7 @@ def _step(
     profile: str = "delay 0ms",
     receiver: str = "fixed",
 ) -> dict[str, Any]:
-    from loadgen.panel import PanelConfig, run_panel
-    from loadgen.panel.output import build_metrics
+    from loadgen.panel import PanelConfig, build_metrics, run_panel
 
     config = PanelConfig(
         whep_url=url,
@@ -168,7 +167,7 @@ def _compare(url: str, seconds: float, pid: int) -> None:
 
 
 def main() -> None:
-    from stack.testing import start_stack_process, stop_stack_process
+    from stack import start_stack_process, stop_stack_process
 
     seconds = float(os.environ.get("PANEL_BENCH_SECONDS", "30"))
     print(_conditions("before"), flush=True)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from stack.testing import start_stack_process, stop_stack_process
+from stack import start_stack_process, stop_stack_process
 
 ROOM = "demo"
 RESULTS = Path("runs/bench/results.jsonl")
@@ -172,7 +172,7 @@ async def _ws_worker_main(
 ) -> None:
     from yarl import URL
 
-    from stack.tokens import TokenSigner
+    from stack import TokenSigner
 
     signer = TokenSigner(secret.encode(), time.time)
     url = URL(base)
@@ -358,8 +358,7 @@ async def _media_worker_main(url: str, ctl: Any, out: Any) -> None:
     """Holds lightweight viewers; commands: ("add", n), ("g2g", seconds), ("stop",)."""
     import aiohttp
 
-    from stack.ice import restrict_ice_to_loopback
-    from stack.whep_client import WhepViewer
+    from stack import WhepViewer, restrict_ice_to_loopback
 
     restrict_ice_to_loopback()
     viewers: list[WhepViewer] = []

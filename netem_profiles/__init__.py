@@ -9,24 +9,90 @@ See docs/netem.md.
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# Bound now, not lazily: the function shares its module's name, and importing the module
+# `netem_profiles.compose` (as the loader does) would otherwise leave the module in its place.
 from netem_profiles.compose import compose
-from netem_profiles.loader import list_profiles, load_file, load_profile
-from netem_profiles.model import Direction, GilbertElliott, Profile, ViewerSpread
-from netem_profiles.sampler import PathSample, sample_paths
-from netem_profiles.spec import parse_spec
-from netem_profiles.tc import render_tc
+
+if TYPE_CHECKING:
+    from netem_profiles.datagram import ImpairedDatagramTransport, impair_endpoint
+    from netem_profiles.loader import list_profiles, load_file, load_profile
+    from netem_profiles.model import Direction, GilbertElliott, Profile, ViewerSpread
+    from netem_profiles.netio import check_loopback, free_port, is_loopback, parse_hostport
+    from netem_profiles.sampler import PathSample, sample_paths
+    from netem_profiles.scheduler import ImpairmentScheduler
+    from netem_profiles.spec import parse_spec
+    from netem_profiles.tc import render_tc
+    from netem_profiles.tcp_relay import TcpRelay
+    from netem_profiles.timing import new_event_loop, request_realtime, set_timer_slack_ns
+    from netem_profiles.udp_relay import UdpRelay
 
 __all__ = [
     "Direction",
     "GilbertElliott",
+    "ImpairedDatagramTransport",
+    "ImpairmentScheduler",
     "PathSample",
     "Profile",
+    "TcpRelay",
+    "UdpRelay",
     "ViewerSpread",
+    "check_loopback",
     "compose",
+    "free_port",
+    "impair_endpoint",
+    "is_loopback",
     "list_profiles",
     "load_file",
     "load_profile",
+    "new_event_loop",
+    "parse_hostport",
     "parse_spec",
     "render_tc",
+    "request_realtime",
     "sample_paths",
+    "set_timer_slack_ns",
 ]
+
+# Public name → the module that defines it; loaded on first use so that importing one small
+# module of the package (or the package itself) stays light.
+_HOME: dict[str, str] = {
+    "list_profiles": "loader",
+    "load_file": "loader",
+    "load_profile": "loader",
+    "Direction": "model",
+    "GilbertElliott": "model",
+    "Profile": "model",
+    "ViewerSpread": "model",
+    "PathSample": "sampler",
+    "sample_paths": "sampler",
+    "parse_spec": "spec",
+    "render_tc": "tc",
+    "check_loopback": "netio",
+    "free_port": "netio",
+    "is_loopback": "netio",
+    "parse_hostport": "netio",
+    "ImpairmentScheduler": "scheduler",
+    "TcpRelay": "tcp_relay",
+    "UdpRelay": "udp_relay",
+    "ImpairedDatagramTransport": "datagram",
+    "impair_endpoint": "datagram",
+    "new_event_loop": "timing",
+    "request_realtime": "timing",
+    "set_timer_slack_ns": "timing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -19,7 +19,9 @@ from livelab.errors import ConfigError, Problem
 
 __all__ = [
     "SO_TIMESTAMPNS",
+    "check_loopback",
     "enable_rx_timestamps",
+    "free_port",
     "is_loopback",
     "parse_hostport",
     "recv_with_timestamp",
@@ -46,6 +48,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on `host` now, for a child process to bind (it may be taken before the
+    child binds it: use port 0 wherever the listener can report its own port)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def check_loopback(host: str, what: str, allow_remote: bool) -> None:

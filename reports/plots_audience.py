@@ -1,8 +1,8 @@
 """The audience of a run: concurrency, retention, funnel and referral generations per market.
 
 One set of figures for `livelab report` (`reports.report_build`) and for the `plots/*.png` of
-`livelab simulate` (`livelab.rundir`), both read through `reports.report_data.RunData`, so they
-work on a model run and on a load run (`livelab run`, model in `model/`) alike; a plot with
+`livelab simulate` (`write_audience_plots`), both read through `reports.report_data.RunData`, so
+they work on a model run and on a load run (`livelab run`, model in `model/`) alike; a plot with
 nothing to show is `no_data_figure`. Each plot has a data function (exact numbers, tested), a
 figure function and a builder from `RunData` (`AUDIENCE_PLOTS`). Sources:
 `timeseries.csv` (`concurrent`/`concurrency` per market), the model's `viewers.npz`
@@ -14,14 +14,15 @@ figure function and a builder from `RunData` (`AUDIENCE_PLOTS`). Sources:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from matplotlib.figure import Figure
 
-from reports.plots_base import colour, no_data_figure
-from reports.report_data import RunData
+from reports.plots_base import colour, no_data_figure, png_bytes
+from reports.report_data import RunData, load_run
 
 __all__ = [
     "AUDIENCE_PLOTS",
@@ -37,6 +38,7 @@ __all__ = [
     "retention_curves",
     "retention_figure",
     "retention_points",
+    "write_audience_plots",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -298,3 +300,20 @@ AUDIENCE_PLOTS: dict[str, Callable[[RunData], Figure]] = {
     "funnel": lambda r: funnel_figure(funnel(r)),
     "referral": lambda r: referral_figure(*referral_generations(r)),
 }
+
+
+_PLOT_FILES = {"referral": "referrals"}  # plot key → file stem in plots/, where they differ
+
+
+def write_audience_plots(run_dir: Path, dpi: int = 100) -> list[Path]:
+    """`plots/*.png` of a run directory: the report's audience figures, read like a report;
+    returns the files written."""
+    run = load_run(run_dir)
+    folder = run_dir / "plots"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key, make in AUDIENCE_PLOTS.items():
+        path = folder / f"{_PLOT_FILES.get(key, key)}.png"
+        path.write_bytes(png_bytes(make(run), dpi=dpi))
+        written.append(path)
+    return written

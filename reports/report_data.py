@@ -20,12 +20,13 @@ required; everything else is optional and read when present:
   (`end_s`, or `duration_s`).
 - `run.json` — free-form facts about the run (command, start time, target).
 
-Nothing here writes files; a malformed optional file is skipped with a note in `RunData.notes`.
+Nothing here writes files, and nothing here opens one: the files are read by
+`reports.rundir` (the one reader and writer of run directories); this module turns them into
+samples and events. A malformed optional file is skipped with a note in `RunData.notes`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Mapping
@@ -38,6 +39,14 @@ import numpy.typing as npt
 
 from livelab.errors import ConfigError, Problem
 from reports.metrics import METRICS
+from reports.rundir import (
+    model_dir,
+    read_arrays,
+    read_events,
+    read_json,
+    read_metrics,
+    read_timeseries,
+)
 
 __all__ = ["HostEvent", "RunData", "SampleSet", "load_run", "read_metrics"]
 
@@ -127,19 +136,6 @@ class RunData:
         return candidate if candidate.exists() else None
 
 
-def read_metrics(path: Path) -> dict[str, Any]:
-    """Parse a `metrics.json`; raises `ConfigError` (exit 2) when absent or not a document."""
-    try:
-        doc = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([Problem(str(path), "", str(path), "no such file")]) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(str(path), "", "<json>", f"not valid JSON: {exc}")]) from None
-    if not isinstance(doc, dict) or "overall" not in doc:
-        raise ConfigError([Problem(str(path), "", "<json>", "not a metrics.json document")])
-    return doc
-
-
 def load_run(path: str | Path) -> RunData:
     """Read a run directory, or a bare `metrics.json` (then without samples or events)."""
     where = Path(path)
@@ -157,7 +153,7 @@ def load_run(path: str | Path) -> RunData:
     shift = float(shift) if isinstance(shift, int | float) else 0.0
     for name, sample in _read_locust(where / "locust" / "samples.json", shift, notes).items():
         samples.setdefault(name, sample)
-    model = where if (where / "viewers.npz").exists() else where / "model"
+    model = model_dir(where)
     viewers = _read_npz(model / "viewers.npz", notes)
     if model == where:  # the model's per-viewer experience is the run's own only in a model run
         for name, sample in _viewer_samples(viewers).items():
@@ -168,12 +164,14 @@ def load_run(path: str | Path) -> RunData:
         path=where,
         metrics=metrics,
         samples=samples,
-        events=_read_events(events_file if events_file.exists() else model / "events.json", notes),
-        timeseries=_read_timeseries(
+        events=_host_events(
+            read_events(events_file if events_file.exists() else model / "events.json", notes)
+        ),
+        timeseries=read_timeseries(
             series_file if series_file.exists() else model / "timeseries.csv", notes
         ),
         viewers=viewers,
-        info=_read_json(where / "run.json", notes),
+        info=read_json(where / "run.json", notes),
         notes=tuple(notes),
     )
 
@@ -187,20 +185,8 @@ def _strings(arr: npt.NDArray[Any] | None, n: int) -> npt.NDArray[np.str_]:
     return np.asarray(arr).astype(str)
 
 
-def _load_arrays(path: Path, notes: list[str]) -> dict[str, npt.NDArray[Any]]:
-    """Every array in an `.npz` file; `{}` (with a note) when it is missing or unreadable."""
-    if not path.exists():
-        return {}
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: np.asarray(data[k]) for k in data.files}
-    except (OSError, ValueError) as exc:
-        notes.append(f"{path.name} unreadable: {exc}")
-        return {}
-
-
 def _read_samples(path: Path, notes: list[str]) -> dict[str, SampleSet]:
-    arrays = _load_arrays(path, notes)
+    arrays = read_arrays(path, notes)
     out: dict[str, SampleSet] = {}
     for key in arrays:
         if not key.endswith(".t_s"):
@@ -254,7 +240,7 @@ def _read_locust(path: Path, shift_s: float, notes: list[str]) -> dict[str, Samp
 
 def _read_npz(path: Path, notes: list[str]) -> dict[str, npt.NDArray[Any]]:
     """The per-viewer arrays, with `market` (and `profile`) turned into strings."""
-    arrays = _load_arrays(path, notes)
+    arrays = read_arrays(path, notes)
     time_key = next((k for k in _TIME_KEYS if k in arrays), None)
     if time_key is not None and "market" in arrays:
         n = arrays[time_key].size
@@ -298,17 +284,6 @@ def _labels(
     return _strings(market, n)
 
 
-def _read_json(path: Path, notes: list[str]) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        notes.append(f"{path.name} unreadable: {exc}")
-        return {}
-    return data if isinstance(data, dict) else {"value": data}
-
-
 def _number(obj: Mapping[str, Any], *keys: str) -> float | None:
     for key in keys:
         value = obj.get(key)
@@ -317,17 +292,8 @@ def _number(obj: Mapping[str, Any], *keys: str) -> float | None:
     return None
 
 
-def _read_events(path: Path, notes: list[str]) -> tuple[HostEvent, ...]:
-    if not path.exists():
-        return ()
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        notes.append(f"events.json unreadable: {exc}")
-        return ()
-    items = data.get("events", []) if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        return ()
+def _host_events(items: list[dict[str, Any]]) -> tuple[HostEvent, ...]:
+    """Host events with a name, a kind and a start; the unnamed are numbered per kind."""
     events: list[HostEvent] = []
     counts: dict[str, int] = {}
     for item in items:
@@ -345,32 +311,3 @@ def _read_events(path: Path, notes: list[str]) -> tuple[HostEvent, ...]:
             end = start + duration if duration is not None else start
         events.append(HostEvent(name=name, kind=kind, start_s=start, end_s=max(start, end)))
     return tuple(events)
-
-
-def _read_timeseries(path: Path, notes: list[str]) -> dict[str, npt.NDArray[Any]]:
-    if not path.exists():
-        return {}
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, csv.Error, UnicodeDecodeError) as exc:
-        notes.append(f"timeseries.csv unreadable: {exc}")
-        return {}
-    if not rows:
-        return {}
-    columns: dict[str, npt.NDArray[Any]] = {}
-    for name in rows[0]:
-        raw = [row.get(name) or "" for row in rows]
-        try:
-            columns[name] = np.array([float(v) if v != "" else math.nan for v in raw])
-        except ValueError:
-            columns[name] = np.array(raw, dtype=str)
-    if "t_s" not in columns:
-        for alt in ("t", "time_s", "t_sec"):
-            if alt in columns:
-                columns["t_s"] = columns[alt]
-                break
-    if "t_s" not in columns:
-        notes.append("timeseries.csv has no t_s column; ignored")
-        return {}
-    return columns

@@ -5,32 +5,36 @@
 live beside this file (`demo.toml`, `launch_sea_1111.toml`, …).
 """
 
-from pathlib import Path
+from __future__ import annotations
 
-from scenarios.behavior import Behavior, BehaviorOverrides, preset, preset_for_market
-from scenarios.loader import (
-    apply_override,
-    json_schema,
-    load_scenario,
-    parse_overrides,
-    scenario_from_dict,
-    scenario_hash,
-)
-from scenarios.schema import (
-    QOE_FIELDS,
-    Edge,
-    Host,
-    Infra,
-    Market,
-    QoE,
-    Rung,
-    Scenario,
-    ScenarioMeta,
-    Stream,
-    Variant,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-SCENARIO_DIR = Path(__file__).parent
+if TYPE_CHECKING:
+    from scenarios.behavior import Behavior, BehaviorOverrides, preset, preset_for_market
+    from scenarios.load import Load
+    from scenarios.loader import (
+        SCENARIO_DIR,
+        apply_override,
+        json_schema,
+        load_scenario,
+        parse_overrides,
+        scenario_from_dict,
+        scenario_hash,
+    )
+    from scenarios.schema import (
+        QOE_FIELDS,
+        Edge,
+        Host,
+        Infra,
+        Market,
+        QoE,
+        Rung,
+        Scenario,
+        ScenarioMeta,
+        Stream,
+        Variant,
+    )
 
 __all__ = [
     "QOE_FIELDS",
@@ -40,6 +44,7 @@ __all__ = [
     "Edge",
     "Host",
     "Infra",
+    "Load",
     "Market",
     "QoE",
     "Rung",
@@ -56,3 +61,44 @@ __all__ = [
     "scenario_from_dict",
     "scenario_hash",
 ]
+
+# Public name → the module that defines it; loaded on first use so that importing one small
+# module of the package (or the package itself) stays light.
+_HOME: dict[str, str] = {
+    "Behavior": "behavior",
+    "BehaviorOverrides": "behavior",
+    "preset": "behavior",
+    "preset_for_market": "behavior",
+    "SCENARIO_DIR": "loader",
+    "apply_override": "loader",
+    "json_schema": "loader",
+    "load_scenario": "loader",
+    "parse_overrides": "loader",
+    "scenario_from_dict": "loader",
+    "scenario_hash": "loader",
+    "Edge": "schema",
+    "Host": "schema",
+    "Infra": "schema",
+    "Market": "schema",
+    "QOE_FIELDS": "schema",
+    "QoE": "schema",
+    "Rung": "schema",
+    "Scenario": "schema",
+    "ScenarioMeta": "schema",
+    "Stream": "schema",
+    "Variant": "schema",
+    "Load": "load",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -23,6 +23,7 @@ from livelab.tomlfile import read_toml
 from scenarios.schema import Scenario
 
 __all__ = [
+    "SCENARIO_DIR",
     "apply_override",
     "json_schema",
     "load_scenario",
@@ -30,6 +31,8 @@ __all__ = [
     "scenario_from_dict",
     "scenario_hash",
 ]
+
+SCENARIO_DIR = Path(__file__).parent  # the shipped scenarios (`demo.toml`, …) live here
 
 
 def parse_overrides(items: Iterable[str], source: str = "--set") -> list[tuple[str, Any]]:
@@ -109,26 +112,27 @@ def scenario_from_dict(
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         raise ScenarioError(_problems(exc, raw, source)) from None
-    _check_profiles(scenario, source)
+    _resolve_profiles(scenario, source)
     return scenario
 
 
-def _check_profiles(scenario: Scenario, source: str) -> None:
-    """Every network profile a market names must load; one problem line per bad name."""
+def _resolve_profiles(scenario: Scenario, source: str) -> None:
+    """Load every network profile the markets' viewers use (`Market.profile_names`) into the
+    scenario, before any model runs; one problem line per name that does not load."""
     from netem_profiles import load_profile  # data only; kept lazy to keep the loader light
 
     problems = []
+    profiles = {}
     for market in scenario.markets:
-        names = {"backbone": market.backbone or f"{scenario.stream.origin}-{market.code}"}
-        names.update({f"lastmile.{kind}": name for kind, name in market.lastmile.items()})
-        for field, name in names.items():
+        for field, name in market.profile_names(scenario.stream.origin).items():
             try:
-                load_profile(name)
+                profiles[name] = load_profile(name)
             except ProfileError as exc:
                 allowed = exc.problems[0].allowed if exc.problems else str(exc)
                 problems.append(Problem(source, f"markets.{market.code}.{field}", name, allowed))
     if problems:
         raise ScenarioError(problems)
+    scenario.attach_profiles(profiles)
 
 
 def load_scenario(

@@ -7,10 +7,10 @@ one `Problem` line each (file, field path, value, what is allowed).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from scenarios.behavior import (
     Behavior,
@@ -20,6 +20,11 @@ from scenarios.behavior import (
     preset_for_market,
 )
 from scenarios.load import Load
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from netem_profiles.model import Profile
 
 __all__ = [
     "QOE_FIELDS",
@@ -199,16 +204,32 @@ class Market(_Strict):
             raise ValueError(f"unknown IANA time zone {value[:80]!r}") from exc
         return value
 
+    # The merged behaviour, resolved once at validation: the model never reads presets.toml.
+    _behavior: Behavior | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _behavior_resolves(self) -> Market:
-        self.resolved_behavior()  # range errors of the merged table surface at load time
+        self._behavior = None
+        self._behavior = self.resolved_behavior()  # range errors surface at load time
         return self
+
+    def profile_names(self, origin: str) -> dict[str, str]:
+        """Field path → the network profile this market's viewers use: `backbone` (default
+        `{origin}-{code}`), `lastmile.wifi|4g|5g` (default the kind) and `evening` (the
+        congested-hours last mile). The one naming rule for the loader and the model."""
+        names = {"backbone": self.backbone or f"{origin}-{self.code}"}
+        for kind in ("wifi", "4g", "5g"):
+            names[f"lastmile.{kind}"] = self.lastmile.get(kind, kind)
+        names["evening"] = "evening"
+        return names
 
     def preset_name(self) -> PresetName:
         return self.preset or preset_for_market(self.code)
 
     def resolved_behavior(self) -> Behavior:
         """The preset with this market's overrides laid over it."""
+        if self._behavior is not None:
+            return self._behavior
         values = preset(self.preset_name())
         overrides = self.behavior.model_dump(exclude_none=True)
         # A partial share_prob table overrides only the modes it names.
@@ -284,6 +305,22 @@ class Scenario(_Strict):
                     f"infra.edges: edge {edge.region!r} serves unknown markets {unknown}"
                 )
         return self
+
+    # Network profiles by name, resolved by the scenario loader (`scenarios.loader`) before the
+    # model runs, so the model (`sim.paths`) reads no profile files.
+    _profiles: dict[str, Profile] = PrivateAttr(default_factory=dict)
+
+    def attach_profiles(self, profiles: Mapping[str, Profile]) -> None:
+        """Keep the resolved `profiles` (name → profile); called by the scenario loader."""
+        self._profiles.update(profiles)
+
+    def profile(self, name: str) -> Profile:
+        """A network profile the loader resolved (see `Market.profile_names`); KeyError names
+        an unresolved one."""
+        try:
+            return self._profiles[name]
+        except KeyError:
+            raise KeyError(f"profile {name!r} was not resolved by the scenario loader") from None
 
     def market(self, code: str) -> Market:
         """The market with this code; KeyError if absent."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from scenarios.schema import Scenario
+from scenarios import Scenario
 from sim.engine import run
 from sim.metrics import metrics_document
 from sim.result import SERIES, SimResult

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from scenarios.schema import Edge
+from scenarios import Edge
 
 __all__ = ["LOOKAHEAD_BUCKETS", "RHO_MAX", "EdgeQueue", "InteractionQueue"]
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from scenarios.schema import Scenario
+from scenarios import Scenario
 from sim.capacity import EdgeQueue, InteractionQueue
 from sim.market import MarketModel
 from sim.result import SERIES, SimResult

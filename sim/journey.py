@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtri
 
-from scenarios.behavior import Behavior
+from scenarios import Behavior
 from sim.qoe import Experience
 from sim.schedule import Grid, HostEvent, overlaps, stay_end
 

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from scenarios.behavior import Behavior
-from scenarios.schema import Market, Scenario
+from scenarios import Behavior, Market, Scenario
 from sim.capacity import EdgeQueue
 from sim.journey import U_ROWS, Journey, StreamContext, interactivity, journeys
 from sim.paths import ACCESS, MarketPaths, Paths, market_paths

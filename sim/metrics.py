@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from reports.metrics import BUSINESS, distribution, new_document, replicated
-from scenarios.schema import Scenario
+from reports import BUSINESS, distribution, new_document, replicated
+from scenarios import Scenario
 from sim.result import SimResult
 
 __all__ = ["metrics_document"]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from scenarios.schema import Scenario
+from scenarios import Scenario
 
 if TYPE_CHECKING:
     from sim.result import SimResult

@@ -4,8 +4,8 @@ The backbone is `markets[].backbone` or `{origin}-{code}`; the last mile is the 
 profile (`wifi`, `4g`, `5g`) or `markets[].lastmile[kind]`. In the market's congested evening
 hours (the `evening` profile's `congested_hours`, 20:00–23:00 local) fixed-line viewers use the
 `evening` last mile instead of `wifi`, and mobile viewers' bandwidth is scaled by the same
-evening/daytime ratio (docs/calibration.md: evening congestion halves bandwidth). Profiles come from
-`netem_profiles`; this module only chooses and samples them.
+evening/daytime ratio (docs/calibration.md: evening congestion halves bandwidth). The profiles were
+loaded by the scenario loader (`Scenario.profile`); this module only chooses and samples them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from netem_profiles import PathSample, Profile, compose, load_profile, sample_paths
-from scenarios.schema import Market, Scenario
+from netem_profiles import PathSample, Profile, compose, sample_paths
+from scenarios import Market, Scenario
 
 __all__ = ["ACCESS", "MarketPaths", "Paths", "market_paths"]
 
@@ -115,14 +115,15 @@ class MarketPaths:
 
 
 def market_paths(scenario: Scenario, market: Market) -> MarketPaths:
-    """Resolve one market's profiles. Raises `ProfileError` (exit 2) for an unknown profile."""
-    backbone = load_profile(market.backbone or f"{scenario.stream.origin}-{market.code}")
+    """One market's composed paths, from the profiles the scenario loader resolved."""
+    names = market.profile_names(scenario.stream.origin)
+    backbone = scenario.profile(names["backbone"])
     day = []
     for kind in ACCESS:
-        last = load_profile(market.lastmile.get(kind, kind))  # type: ignore[call-overload]
+        last = scenario.profile(names[f"lastmile.{kind}"])
         day.append(compose(backbone, last, name=f"{market.code}-{kind}"))
-    evening_last = load_profile("evening")
-    wifi_last = load_profile(market.lastmile.get("wifi", "wifi"))
+    evening_last = scenario.profile(names["evening"])
+    wifi_last = scenario.profile(names["lastmile.wifi"])
     evening = compose(backbone, evening_last, name=f"{market.code}-evening")
     hours = evening_last.congested_hours if market.evening_congestion else None
     eve_rate, day_rate = evening_last.down.rate_kbit, wifi_last.down.rate_kbit

@@ -29,7 +29,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from scenarios.schema import QoE, Scenario
+from scenarios import QoE, Scenario
 from sim.paths import Paths
 
 __all__ = [

@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from numpy.typing import NDArray
 
-from scenarios.behavior import Behavior
-from scenarios.schema import Market, Scenario
+from scenarios import Behavior, Market, Scenario
 
 __all__ = [
     "STEP_S",

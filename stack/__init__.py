@@ -1,6 +1,127 @@
 """The reference streaming and interaction stack (`livelab stack serve`).
 
-Light on import: `stack.barcode` and `stack.testing` pull in no aiortc, so media-panel and Locust
-processes can import what they need. The server is `stack.server.StackServer`, run by
-`stack.serve`; `stack.whep_client` has WHEP/WHIP clients for tests and benchmarks.
+Light on import: the public names below load their modules on first use, and `stack.barcode`,
+`stack.ready` and `stack.testing` pull in no aiortc, so media-panel and Locust processes can
+import what they need. The server is `StackServer`, run by `run_server` (and by
+`stack.serve.serve`, the `livelab stack serve` loop, not re-exported because it shares its
+module's name); `WhepViewer` and `WhipPublisher` are WHEP/WHIP clients for tests and
+benchmarks; `start_stack_process` and `running_stack` start one for a test. The modules behind
+these names are internal.
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stack.ice import (
+        LOOPBACK,
+        restore_ice_host_addresses,
+        restrict_ice_to_loopback,
+        rtc_configuration,
+    )
+    from stack.ledger import IdempotencyConflict, Ledger, Order
+    from stack.metrics import Registry
+    from stack.options import FAULT_KEYS, StackOptions, parse_duration, parse_faults
+    from stack.ready import poll_until, read_ready, write_ready
+    from stack.serve import run_server
+    from stack.server import StackServer
+    from stack.tasks import log_failure, spawn
+    from stack.testing import (
+        running_stack,
+        running_stack_server,
+        start_stack_process,
+        stop_stack_process,
+    )
+    from stack.tokens import Claims, TokenError, TokenSigner
+    from stack.whep_client import (
+        MarkerJitterBuffer,
+        WhepViewer,
+        WhipPublisher,
+        whep_leave,
+        whep_offer,
+    )
+
+__all__ = [
+    "FAULT_KEYS",
+    "LOOPBACK",
+    "Claims",
+    "IdempotencyConflict",
+    "Ledger",
+    "MarkerJitterBuffer",
+    "Order",
+    "Registry",
+    "StackOptions",
+    "StackServer",
+    "TokenError",
+    "TokenSigner",
+    "WhepViewer",
+    "WhipPublisher",
+    "log_failure",
+    "parse_duration",
+    "parse_faults",
+    "poll_until",
+    "read_ready",
+    "restore_ice_host_addresses",
+    "restrict_ice_to_loopback",
+    "rtc_configuration",
+    "run_server",
+    "running_stack",
+    "running_stack_server",
+    "spawn",
+    "start_stack_process",
+    "stop_stack_process",
+    "whep_leave",
+    "whep_offer",
+    "write_ready",
+]
+
+# Public name → the module that defines it; loaded on first use so that importing one small
+# module of the package (or the package itself) stays light.
+_HOME: dict[str, str] = {
+    "StackServer": "server",
+    "FAULT_KEYS": "options",
+    "StackOptions": "options",
+    "parse_duration": "options",
+    "parse_faults": "options",
+    "run_server": "serve",
+    "running_stack": "testing",
+    "running_stack_server": "testing",
+    "start_stack_process": "testing",
+    "stop_stack_process": "testing",
+    "Claims": "tokens",
+    "TokenError": "tokens",
+    "TokenSigner": "tokens",
+    "LOOPBACK": "ice",
+    "restore_ice_host_addresses": "ice",
+    "restrict_ice_to_loopback": "ice",
+    "rtc_configuration": "ice",
+    "MarkerJitterBuffer": "whep_client",
+    "WhepViewer": "whep_client",
+    "WhipPublisher": "whep_client",
+    "whep_leave": "whep_client",
+    "whep_offer": "whep_client",
+    "poll_until": "ready",
+    "read_ready": "ready",
+    "write_ready": "ready",
+    "IdempotencyConflict": "ledger",
+    "Ledger": "ledger",
+    "Order": "ledger",
+    "Registry": "metrics",
+    "log_failure": "tasks",
+    "spawn": "tasks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

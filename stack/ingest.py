@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import fractions
-import logging
 import queue
 from typing import Any
 
@@ -19,11 +18,10 @@ import av
 from aiortc import RTCRtpReceiver
 
 from stack.fanout import VideoHub
+from stack.tasks import log_failure
 from stack.vp8 import VIDEO_CLOCK_HZ, is_vp8_keyframe
 
 __all__ = ["attach_forwarder"]
-
-log = logging.getLogger(__name__)
 
 _TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_HZ)
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
@@ -62,11 +60,6 @@ def attach_forwarder(receiver: RTCRtpReceiver, hub: VideoHub) -> None:
     def send_pli() -> None:
         for source in receiver.getSynchronizationSources():
             task = asyncio.ensure_future(receiver._send_rtcp_pli(source.source))
-            task.add_done_callback(_log_failure)
+            task.add_done_callback(log_failure("PLI to publisher"))
 
     hub.on_keyframe_request = send_pli
-
-
-def _log_failure(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("PLI to publisher failed: %s", task.exception())

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from livelab.durations import parse_duration as _parse_duration
 from livelab.errors import ConfigError, Problem
+from netem_profiles import netio
 
 __all__ = ["FAULT_KEYS", "StackOptions", "parse_duration", "parse_faults", "parse_peaks"]
 
@@ -101,8 +102,8 @@ class StackOptions:
         """Return self, or raise ConfigError naming every bad option."""
         problems: list[Problem] = []
         try:
-            address = ipaddress.ip_address(self.bind)
-            if not address.is_loopback and not self.allow_remote:
+            ipaddress.ip_address(self.bind)  # an address, not a name
+            if not netio.is_loopback(self.bind) and not self.allow_remote:
                 problems.append(
                     Problem("--bind", "", self.bind, "a loopback address, or add --allow-remote")
                 )

@@ -22,7 +22,9 @@ class TokenBucket:
         self.strikes = 0
 
     def allow(self, now_s: float) -> bool:
-        self._tokens = min(self.burst, self._tokens + (now_s - self._last) * self.rate)
+        # A clock that steps back (the server's is wall time) refills nothing, never drains.
+        elapsed = max(0.0, now_s - self._last)
+        self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
         self._last = now_s
         if self._tokens >= 1.0:
             self._tokens -= 1.0

@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from netem_profiles import netio
 from stack.httplog import http_logger
 from stack.ice import restrict_ice_to_loopback
 from stack.options import StackOptions
+from stack.ready import write_ready
 from stack.server import StackServer
 
 __all__ = ["run_server", "serve"]
 
 
 @contextlib.asynccontextmanager
-async def run_server(options: StackOptions) -> AsyncIterator[StackServer]:
-    """Start a `StackServer` on `options.bind:port`; `server.base_url` holds the real URL."""
-    if ipaddress.ip_address(options.bind).is_loopback:
+async def run_server(
+    options: StackOptions, clock_ms: Callable[[], float] | None = None
+) -> AsyncIterator[StackServer]:
+    """Start a `StackServer` on `options.bind:port`; `server.base_url` holds the real URL.
+
+    `clock_ms` (epoch ms) is the server's clock: tokens, timestamps, rate limits (default the
+    wall clock); tests pass one they move by hand.
+    """
+    if netio.is_loopback(options.bind):
         restrict_ice_to_loopback()
-    server = StackServer(options)
+    server = StackServer(options) if clock_ms is None else StackServer(options, clock_ms)
     runner = web.AppRunner(
         server.build_app(),
         handle_signals=False,
@@ -44,14 +50,6 @@ async def run_server(options: StackOptions) -> AsyncIterator[StackServer]:
         await runner.cleanup()
 
 
-def _write_ready(path: str, url: str) -> None:
-    # Write then rename, so a reader never sees a half-written URL.
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(url + "\n")
-    os.replace(tmp, path)
-
-
 async def serve(
     options: StackOptions,
     ready_file: str | None = None,
@@ -63,7 +61,7 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with run_server(options) as server:
-        if not ipaddress.ip_address(options.bind).is_loopback:
+        if not netio.is_loopback(options.bind):
             say(
                 f"WARNING: serving on {options.bind} (not loopback): WebSocket, HTTP and WebRTC "
                 "media will be reachable from other machines; ICE gathers all interfaces."
@@ -72,7 +70,7 @@ async def serve(
         if options.host == "synthetic":
             say(f"synthetic host in room {options.room!r}: {server.base_url}/whep/{options.room}")
         if ready_file:
-            _write_ready(ready_file, server.base_url)
+            write_ready(ready_file, server.base_url)
         await stop.wait()
         say("stopping")
     print("stopped", file=sys.stderr, flush=True)

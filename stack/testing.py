@@ -13,9 +13,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
+
+from stack.ready import poll_until, read_ready
 
 __all__ = ["running_stack", "running_stack_server", "start_stack_process", "stop_stack_process"]
 
@@ -32,14 +33,17 @@ async def running_stack(**options: Any) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def running_stack_server(**options: Any) -> AsyncIterator[Any]:
-    """Like `running_stack`, but yields the `StackServer` (its `.base_url`, metrics, media)."""
+async def running_stack_server(
+    clock_ms: Callable[[], float] | None = None, **options: Any
+) -> AsyncIterator[Any]:
+    """Like `running_stack`, but yields the `StackServer` (its `.base_url`, metrics, media);
+    `clock_ms` (epoch ms) replaces the server's wall clock (`stack.serve.run_server`)."""
     from stack.options import StackOptions
     from stack.serve import run_server
 
     options.setdefault("port", 0)
     options.setdefault("bind", "127.0.0.1")
-    async with run_server(StackOptions(**options)) as server:
+    async with run_server(StackOptions(**options), clock_ms) as server:
         yield server
 
 
@@ -78,23 +82,19 @@ def start_stack_process(
     proc.workdir = workdir  # type: ignore[attr-defined]
     proc.log_path = log_path  # type: ignore[attr-defined]
     proc.log_text = ""  # type: ignore[attr-defined]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if os.path.exists(ready):
-            with open(ready, encoding="utf-8") as fh:
-                url = fh.read().strip()
-            if url:
-                return proc, url
-        if proc.poll() is not None:
-            output = _read_tail(log_path)
-            raise RuntimeError(
-                f"stack exited with {proc.returncode} before ready (log kept: {log_path}):\n"
-                f"{output}"
-            )
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait(timeout=10)
-    raise TimeoutError(f"stack not ready within {timeout_s} s (log kept: {log_path})")
+    try:
+        url = poll_until(lambda: read_ready(ready), alive=lambda: proc.poll() is None,
+                         timeout_s=timeout_s)  # fmt: skip
+    except ChildProcessError:
+        output = _read_tail(log_path)
+        raise RuntimeError(
+            f"stack exited with {proc.returncode} before ready (log kept: {log_path}):\n{output}"
+        ) from None
+    except TimeoutError:
+        proc.kill()
+        proc.wait(timeout=10)
+        raise TimeoutError(f"stack not ready within {timeout_s} s (log kept: {log_path})") from None
+    return proc, url
 
 
 def stop_stack_process(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> int:

@@ -1,4 +1,6 @@
-"""A minimal WHEP viewer and WHIP publisher on aiortc, for tests, benchmarks and smoke checks.
+"""A minimal WHEP viewer and WHIP publisher on aiortc, for tests, benchmarks and smoke checks,
+and the WHEP signalling core every viewer of the project uses (`whep_offer`, `whep_leave`: the
+stack's `WhepViewer` here and the media panel's `loadgen.panel.viewer.Viewer`).
 
 `WhepViewer(decode=True)` decodes every frame and reads its barcode (glass-to-glass latency);
 `marker_frames=True` completes frames at the RTP marker bit as browsers do (see
@@ -24,10 +26,11 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 from yarl import URL
 
+from netem_profiles import netio
 from stack import barcode
 from stack.ice import restrict_ice_to_loopback, rtc_configuration
 
-__all__ = ["MarkerJitterBuffer", "WhepViewer", "WhipPublisher"]
+__all__ = ["MarkerJitterBuffer", "WhepViewer", "WhipPublisher", "whep_leave", "whep_offer"]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,11 @@ class MarkerJitterBuffer(JitterBuffer):
         return None
 
 
-def _discarding_handler(stats: ViewerStats) -> Any:
+def _wall_ms() -> float:
+    return time.time() * 1000  # the barcode's clock: epoch ms
+
+
+def _discarding_handler(stats: ViewerStats, clock_ms: Callable[[], float]) -> Any:
     """Stands in for a receiver's RTP handler: counts packets and frames, keeps nothing.
 
     Frames are counted at the RTP marker bit. The packet has been decrypted (SRTP) and parsed by
@@ -79,7 +86,7 @@ def _discarding_handler(stats: ViewerStats) -> Any:
         if packet.marker:
             stats.frames += 1
             if stats.first_frame_ms is None:
-                stats.first_frame_ms = time.time() * 1000
+                stats.first_frame_ms = clock_ms()
 
     return handle
 
@@ -97,24 +104,46 @@ class ViewerStats:
 
 def _loopback_if_local(url: str) -> None:
     """A local target: gather only 127.0.0.1 candidates in this process (see `stack.ice`)."""
-    if URL(url).host in ("127.0.0.1", "localhost", "::1"):
+    if netio.is_loopback(URL(url).host or ""):
         restrict_ice_to_loopback()
 
 
-async def _post_sdp(session: aiohttp.ClientSession, url: str, sdp: str) -> tuple[str, str]:
+async def whep_offer(session: aiohttp.ClientSession, url: str, sdp: str) -> tuple[str, str | None]:
+    """POST the SDP offer `sdp` to a WHEP (or WHIP) endpoint: (answer SDP, the session's URL
+    from `Location`, resolved against `url`; None without one). RuntimeError unless HTTP 201."""
     async with session.post(url, data=sdp, headers={"Content-Type": "application/sdp"}) as resp:
         body = await resp.text()
         if resp.status != 201:
-            raise RuntimeError(f"{url}: HTTP {resp.status}: {body}")
-        location = resp.headers["Location"]
-        return body, str(resp.url.join(URL(location)))
+            raise RuntimeError(f"WHEP POST {url}: HTTP {resp.status} {body[:200]}")
+        location = resp.headers.get("Location")
+        return body, str(resp.url.join(URL(location))) if location else None
+
+
+async def whep_leave(
+    session: aiohttp.ClientSession, location: str | None, timeout_s: float = 2.0
+) -> None:
+    """DELETE the WHEP session at `location` (if any), within `timeout_s` seconds. A failure is
+    logged, not raised: the session ends anyway when the peer connection closes."""
+    if not location:
+        return
+    try:
+        async with asyncio.timeout(timeout_s), session.delete(location):
+            pass
+    except (TimeoutError, OSError, RuntimeError, aiohttp.ClientError) as exc:
+        log.debug("WHEP DELETE %s failed: %s", location, exc)
 
 
 class WhepViewer:
-    """One viewer of `whep_url`. `start()` negotiates; `stats` fills as media arrives."""
+    """One viewer of `whep_url`. `start()` negotiates; `stats` fills as media arrives, timed by
+    `clock_ms` (epoch ms, the barcode's clock; injected for tests)."""
 
     def __init__(
-        self, whep_url: str, decode: bool = True, marker_frames: bool = False, audio: bool = False
+        self,
+        whep_url: str,
+        decode: bool = True,
+        marker_frames: bool = False,
+        audio: bool = False,
+        clock_ms: Callable[[], float] = _wall_ms,
     ) -> None:
         _loopback_if_local(whep_url)
         self.url = whep_url
@@ -127,6 +156,7 @@ class WhepViewer:
         self.location: str | None = None
         self._task: asyncio.Task[None] | None = None
         self.started_ms = 0.0
+        self.clock_ms = clock_ms
 
     async def start(
         self,
@@ -135,13 +165,13 @@ class WhepViewer:
     ) -> None:
         """Offer, POST, apply the answer. `on_gathered(pc)` runs once the local candidates are
         gathered and before the offer is sent (e.g. to put the ICE sockets behind a profile)."""
-        self.started_ms = time.time() * 1000
+        self.started_ms = self.clock_ms()
         transceiver = self.pc.addTransceiver("video", direction="recvonly")
         if not self.decode:
-            transceiver.receiver._handle_rtp_packet = _discarding_handler(self.stats)  # type: ignore[method-assign]
+            transceiver.receiver._handle_rtp_packet = _discarding_handler(self.stats, self.clock_ms)  # type: ignore[method-assign]
         if self.audio:
             audio = self.pc.addTransceiver("audio", direction="recvonly")
-            audio.receiver._handle_rtp_packet = _discarding_handler(self.audio_stats)  # type: ignore[method-assign]
+            audio.receiver._handle_rtp_packet = _discarding_handler(self.audio_stats, self.clock_ms)  # type: ignore[method-assign]
         if self.marker_frames:
             setattr(transceiver.receiver, _JITTER_ATTR, MarkerJitterBuffer())
 
@@ -153,14 +183,14 @@ class WhepViewer:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         if on_gathered is not None:
             on_gathered(self.pc)
-        answer, self.location = await _post_sdp(session, self.url, self.pc.localDescription.sdp)
+        answer, self.location = await whep_offer(session, self.url, self.pc.localDescription.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
     async def _consume(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
-                now = time.time() * 1000
+                now = self.clock_ms()
                 ts = barcode.decode(frame)  # type: ignore[arg-type]
                 self.stats.frames += 1
                 if self.stats.first_frame_ms is None:
@@ -172,10 +202,8 @@ class WhepViewer:
                     self.stats.stamps.append(ts)
 
     async def close(self, session: aiohttp.ClientSession | None = None) -> None:
-        if session is not None and self.location:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.delete(self.location):
-                    pass
+        if session is not None:
+            await whep_leave(session, self.location)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -195,7 +223,7 @@ class WhipPublisher:
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        answer, self.location = await _post_sdp(session, self.url, self.pc.localDescription.sdp)
+        answer, self.location = await whep_offer(session, self.url, self.pc.localDescription.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
     async def close(self) -> None:

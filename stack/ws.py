@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -38,7 +37,7 @@ async def handle_ws(server: StackServer, request: web.Request) -> web.StreamResp
         ws=ws,
         viewer=claims.viewer,
         market=claims.market,
-        bucket=TokenBucket(opts.rate_limit_per_s, now_s=time.monotonic()),
+        bucket=TokenBucket(opts.rate_limit_per_s, now_s=server.clock_ms() / 1000),
         transport=request.transport,
     )
     room.add(conn)
@@ -80,7 +79,7 @@ async def _reply_error(
 async def _on_text(server: StackServer, room: Room, conn: Connection, text: str) -> bool:
     """Handle one frame; False when the connection must end."""
     opts = server.options
-    if not conn.bucket.allow(time.monotonic()):
+    if not conn.bucket.allow(server.clock_ms() / 1000):  # the server's one clock
         if conn.bucket.strikes == 1:
             await _reply_error(
                 server,

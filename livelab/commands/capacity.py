@@ -107,13 +107,17 @@ def _check_target(url: str, allow_remote: bool) -> None:
 def _capacity(args: argparse.Namespace) -> int:
     import sim
     from livelab.commands.scenario import load_from_args
+    from loadgen.capacity import parse_steps
     from loadgen.capacity.limits import limits_from_gates
-    from loadgen.capacity.search import parse_steps
-    from reports.capacity import Knee, plan_capacity
-    from reports.capacity_forecast import model_forecast
-    from reports.capacity_plots import capacity_figure
-    from reports.capacity_render import capacity_json, capacity_markdown
-    from reports.metrics import dumps
+    from reports import (
+        Knee,
+        capacity_figure,
+        capacity_json,
+        capacity_markdown,
+        dumps,
+        model_forecast,
+        plan_capacity,
+    )
 
     scenario = load_from_args(args)
     headroom = parse_headroom(args.headroom)
@@ -208,7 +212,7 @@ def _measure(
     args: argparse.Namespace, out: Path, forecast: Any, steps: list[int], limits: Any, seed: int
 ) -> Any:
     """Run the knee search against `--target` or a reference stack started here."""
-    from loadgen.capacity.search import search_knee
+    from loadgen.capacity import search_knee
     from loadgen.capacity.target import LocustTarget, StepSettings
 
     settings = StepSettings(
@@ -222,7 +226,7 @@ def _measure(
     proc = None
     base_url = args.target
     if base_url is None:
-        from stack.testing import start_stack_process, stop_stack_process
+        from stack import start_stack_process, stop_stack_process
 
         host = "synthetic" if args.panel_viewers > 0 else "none"
         try:

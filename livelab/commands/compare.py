@@ -65,11 +65,17 @@ def register(sub: Any) -> None:
 def _compare(args: argparse.Namespace) -> int:
     import tomllib
 
-    from reports.compare import compare_variants, recommend
-    from reports.compare_render import comparison_json, comparison_markdown
-    from reports.compare_sweep import make_executor, run_sweep, variant_scenarios
-    from reports.metrics import dumps
-    from reports.plots_compare import forest_plot
+    from reports import (
+        compare_variants,
+        comparison_json,
+        comparison_markdown,
+        dumps,
+        forest_plot,
+        make_executor,
+        recommend,
+        run_sweep,
+        variant_scenarios,
+    )
     from scenarios import load_scenario, parse_overrides, scenario_hash
 
     base = load_scenario(args.scenario, args.overrides)  # validates file and --set, exit 2

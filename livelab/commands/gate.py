@@ -145,8 +145,7 @@ def _run_error(out: Path) -> str | None:
 
 def _write_invalid(out: Path, reason: str) -> None:
     """gate.json and junit.xml for a run that could not be made, so CI shows why."""
-    from reports.gates_judge import GateResult
-    from reports.gates_output import gate_json, junit_xml
+    from reports import GateResult, gate_json, junit_xml
 
     result = GateResult("invalid", 3, (), str(out), notes=(reason,))
     out.mkdir(parents=True, exist_ok=True)
@@ -157,11 +156,16 @@ def _write_invalid(out: Path, reason: str) -> None:
 def _gate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from reports.baseline import resolve_baseline
-    from reports.gates import parse_gates
-    from reports.gates_judge import judge
-    from reports.gates_output import gate_json, junit_xml, markdown_table, rich_table
-    from reports.report_data import load_run
+    from reports import (
+        gate_json,
+        judge,
+        junit_xml,
+        load_run,
+        markdown_table,
+        parse_gates,
+        resolve_baseline,
+        rich_table,
+    )
 
     scenario = load_from_args(args)
     source = args.scenario
@@ -206,7 +210,7 @@ def _gate(args: argparse.Namespace) -> int:
         import matplotlib
 
         matplotlib.use("Agg")
-        from reports.report_build import write_report
+        from reports import write_report
 
         files = write_report(run.path, out, gate=result.as_dict())
         report = str(files.html)

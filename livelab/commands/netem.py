@@ -80,11 +80,16 @@ def _run(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
-    from netem_profiles import load_profile
-    from netem_profiles.netio import check_loopback, parse_hostport
-    from netem_profiles.tcp_relay import TcpRelay
-    from netem_profiles.timing import new_event_loop, request_realtime, set_timer_slack_ns
-    from netem_profiles.udp_relay import UdpRelay
+    from netem_profiles import (
+        TcpRelay,
+        UdpRelay,
+        check_loopback,
+        load_profile,
+        new_event_loop,
+        parse_hostport,
+        request_realtime,
+        set_timer_slack_ns,
+    )
 
     listen = parse_hostport(args.listen, "--listen")
     target = parse_hostport(args.target, "--to")

@@ -133,8 +133,15 @@ def _serve_live_metrics(port: int, out: str) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from loadgen.panel import HealthLimits, PanelConfig, parse_profiles, run_panel, write_outputs
-    from loadgen.panel.config import LOCAL_HOSTS, check_target
+    from loadgen.panel import (
+        HealthLimits,
+        PanelConfig,
+        check_target,
+        parse_profiles,
+        run_panel,
+        write_outputs,
+    )
+    from netem_profiles import is_loopback
 
     profiles = parse_profiles(args.profiles)
     config = PanelConfig(
@@ -152,7 +159,7 @@ def _run(args: argparse.Namespace) -> int:
         allow_remote=args.allow_remote,
     )
     host = check_target(config.whep_url, config.allow_remote)
-    if host not in LOCAL_HOSTS:
+    if not is_loopback(host):
         print(
             f"livelab panel: REMOTE target {host}: {config.viewers} WHEP POSTs to "
             f"{config.whep_url}, then WebRTC media (STUN checks, DTLS, RTCP feedback) to the "

@@ -73,7 +73,7 @@ def register(sub: Any) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
     from loadgen.plan import compile_plan, read_model_run, save_plan
-    from scenarios.load import Load
+    from scenarios import Load
 
     run = read_model_run(args.run_dir)
     load = Load(**run.scenario.get("load", {}))

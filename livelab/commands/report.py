@@ -28,7 +28,7 @@ def _report(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # no display; figures are rendered to PNG only
-    from reports.report_build import write_report
+    from reports import write_report
 
     files = write_report(args.run_dir, args.out)
     if not args.no_record:

@@ -79,7 +79,7 @@ def register(sub: Any) -> None:
 
 def _worker(args: argparse.Namespace) -> int:
     """A bare Locust worker for a master on another machine (same plan file, same target)."""
-    from loadgen.run.commands import LocustSpec, locust_commands
+    from loadgen.run import LocustSpec, locust_commands
 
     missing = [n for n in ("master_host", "plan", "target") if not getattr(args, n)]
     if missing:
@@ -105,7 +105,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from loadgen.run.orchestrator import RunOptions, run
+    from loadgen.run import RunOptions, run
 
     if args.worker:
         return _worker(args)

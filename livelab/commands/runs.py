@@ -24,7 +24,7 @@ def add_index_arg(parser: argparse.ArgumentParser) -> None:
 
 def open_index(index: str | None) -> Any:
     """The `RunIndex` at `index`, or at the default location."""
-    from reports.runindex import RunIndex, default_index_path
+    from reports import RunIndex, default_index_path
 
     return RunIndex(Path(index) if index else default_index_path())
 

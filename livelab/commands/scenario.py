@@ -60,7 +60,7 @@ def register(sub: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from reports.gates import parse_gates
+    from reports import parse_gates
     from scenarios import scenario_hash
 
     scenario = load_from_args(args)

@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
 def _simulate(args: argparse.Namespace) -> int:
     import sim
     from livelab import __version__
-    from livelab.rundir import write_run
+    from reports import write_audience_plots, write_run
     from scenarios import scenario_hash
 
     command = _command_line(args)
@@ -56,8 +56,9 @@ def _simulate(args: argparse.Namespace) -> int:
         command=command,
         version=__version__,
         scenario_hash=digest,
-        plots=not args.no_plots,
     )
+    if not args.no_plots:
+        write_audience_plots(out)
     overall = doc["overall"]
 
     def value(name: str, spec: str) -> str:

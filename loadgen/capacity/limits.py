@@ -49,7 +49,7 @@ def limits_from_gates(
     """`(limits, skipped, defaulted)`: the applicable gates as limits, the keys of the others
     with a reason, and whether the defaults were used. Raises `GateError` (exit 2) for a
     malformed gate, as `livelab gate` would."""
-    from reports.gates import parse_gates  # the gate syntax lives with `livelab gate`
+    from reports import parse_gates  # the gate syntax lives with `livelab gate`
 
     limits: list[Limit] = []
     skipped: list[str] = []

@@ -22,7 +22,6 @@ joined (`full_audience_s` says for how long); `start_lag_ms.p95` is reported, no
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,9 +32,10 @@ from livelab.errors import RunError
 from loadgen.capacity.search import StepResult
 from loadgen.capacity.steps import LEAD_S, ramp_for, step_plan
 from loadgen.locust.samples import METRICS, percentile, read_samples
-from loadgen.plan.document import save_plan
-from loadgen.run.commands import LocustSpec, locust_commands
+from loadgen.plan import save_plan
+from loadgen.run import LocustSpec, locust_commands
 from loadgen.run.procs import Children
+from netem_profiles import free_port
 
 __all__ = ["LocustTarget", "StepSettings", "step_figures"]
 
@@ -82,13 +82,6 @@ def step_figures(
             out[f"{metric}.p{q}"] = percentile(ok, q) if ok else None
     out["error_rate"] = failed / total if total else None
     return out
-
-
-def _free_port() -> int:
-    """A free loopback TCP port for a Locust master (released before Locust binds it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LocustTarget:
@@ -148,7 +141,7 @@ class LocustTarget:
             out=step_dir,
             room=s.room,
             workers=s.workers,
-            master_port=_free_port() if s.workers else 5557,
+            master_port=free_port() if s.workers else 5557,
             linger_s=s.linger_s,
         )
         panel: dict[str, Any] | None = None
@@ -228,8 +221,7 @@ class LocustTarget:
         return out
 
     def _panel(self, step_dir: Path, duration_s: float) -> dict[str, Any]:
-        from loadgen.panel import PanelConfig, run_panel, write_outputs
-        from loadgen.panel.output import build_metrics
+        from loadgen.panel import PanelConfig, build_metrics, run_panel, write_outputs
 
         s = self.settings
         config = PanelConfig(

@@ -15,7 +15,7 @@ from gevent.event import Event
 from locust import User, constant, events, task
 
 from loadgen.locust.client import ViewerClient, _Wait
-from loadgen.plan.document import Script
+from loadgen.plan import Script
 
 _STATE: dict[str, Any] = {"count": 0, "cpu0": None, "wall0": None, "cpu1": None, "wall1": None}
 _SCRIPT = Script(id="bench", market="XX", access="wifi", profile="XX-wifi", referred=False,

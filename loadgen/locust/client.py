@@ -36,7 +36,7 @@ import gevent
 import requests
 import websocket
 
-from loadgen.plan.document import Script
+from loadgen.plan import Script
 
 __all__ = ["BACKOFF_S", "REPLY_TIMEOUT_S", "ViewerClient"]
 

@@ -26,8 +26,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadgen.locust.options import LIVELAB_OPTIONS, env_var
 from loadgen.locust.samples import SampleBook, percentile
-from loadgen.plan.document import Plan, Script, load_plan
-from loadgen.plan.shape import share_of
+from loadgen.plan import Plan, Script, load_plan, share_of
 
 __all__ = ["RUNTIME", "Runtime"]
 

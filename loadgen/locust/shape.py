@@ -11,7 +11,7 @@ from __future__ import annotations
 from locust import LoadTestShape
 
 from loadgen.locust.runtime import RUNTIME
-from loadgen.plan.shape import share_of, slots_opened, users_at
+from loadgen.plan import share_of, slots_opened, users_at
 
 __all__ = ["PlanShape"]
 

@@ -17,7 +17,7 @@ from locust.exception import StopUser
 
 from loadgen.locust.client import REPLY_TIMEOUT_S, ViewerClient
 from loadgen.locust.runtime import RUNTIME
-from loadgen.plan.document import Script
+from loadgen.plan import Script
 
 __all__ = ["Viewer"]
 

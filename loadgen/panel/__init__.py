@@ -13,15 +13,17 @@ Modules: `receiver` (the jitter-buffer fix, pure), `hook` (wires it into aiortc)
 `rtpstats`, `health`, `config`, `worker` (one process), `runner`, `aggregate`, `output`.
 """
 
-from loadgen.panel.config import PanelConfig, parse_profiles
+from loadgen.panel.config import PanelConfig, check_target, parse_profiles
 from loadgen.panel.health import HealthLimits
-from loadgen.panel.output import write_outputs
+from loadgen.panel.output import build_metrics, write_outputs
 from loadgen.panel.runner import PanelResult, run_panel, run_panel_async
 
 __all__ = [
     "HealthLimits",
     "PanelConfig",
     "PanelResult",
+    "build_metrics",
+    "check_target",
     "parse_profiles",
     "run_panel",
     "run_panel_async",

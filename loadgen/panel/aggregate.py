@@ -20,7 +20,7 @@ import numpy as np
 
 from loadgen.panel.freezes import detect_freezes
 from loadgen.panel.viewer import ViewerRaw
-from reports.metrics import distribution, scalar
+from reports import distribution, scalar
 
 __all__ = ["profile_figures", "timeseries", "viewer_summary"]
 

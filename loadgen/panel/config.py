@@ -17,17 +17,15 @@ from urllib.parse import urlsplit
 from livelab.errors import ConfigError, Problem
 from loadgen.panel.health import HealthLimits
 from loadgen.panel.viewer import ViewerSpec
+from netem_profiles import netio
 
 __all__ = [
-    "LOCAL_HOSTS",
     "PanelConfig",
     "assign_viewers",
     "check_target",
     "parse_profiles",
     "split_processes",
 ]
-
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ class PanelConfig:
 def parse_profiles(text: str, source: str = "--profiles") -> tuple[tuple[str, float], ...]:
     """``"A:0.5,delay 100ms:0.5"`` → (("A", 0.5), ("delay 100ms", 0.5)); each profile is loaded
     once to check it (raises `ProfileError` naming it, or `ConfigError` for a bad weight)."""
-    from netem_profiles.loader import load_profile
+    from netem_profiles import load_profile
 
     out: list[tuple[str, float]] = []
     problems: list[Problem] = []
@@ -137,7 +135,7 @@ def check_target(url: str, allow_remote: bool) -> str:
             ]
         )
     host = parts.hostname
-    if host not in LOCAL_HOSTS and not allow_remote:
+    if not netio.is_loopback(host) and not allow_remote:
         raise ConfigError(
             [
                 Problem(

@@ -62,7 +62,7 @@ class BarcodeDecoder:
     def _run(self) -> None:
         import av
 
-        from stack.barcode import decode as read_barcode
+        from stack import barcode
 
         codec = av.CodecContext.create("libvpx", "r")
         while True:
@@ -76,5 +76,5 @@ class BarcodeDecoder:
                 self._post(self._on_error)
                 continue
             for picture in pictures:
-                ts = read_barcode(picture)
+                ts = barcode.decode(picture)
                 self._post(self._on_decoded, (frame.timestamp, self._clock_ms(), ts))

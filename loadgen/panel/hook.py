@@ -15,17 +15,15 @@ lazily, after ``receive()`` filled them; aiortc 1.9–1.16 name them so.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from typing import Any
 
 from loadgen.panel.receiver import FrameBuffer, FrameOut, ReceiverPolicy
 from loadgen.panel.rtpstats import StreamCounter
 from loadgen.panel.vp8desc import parse_vp8_descriptor
+from stack import log_failure
 
 __all__ = ["PanelVideoReceiver"]
-
-log = logging.getLogger(__name__)
 
 RTP_HEADER_BYTES = 12
 
@@ -169,9 +167,5 @@ class PanelVideoReceiver:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("panel receiver timer task failed", exc_info=task.exception())
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(log_failure("panel receiver timer"))

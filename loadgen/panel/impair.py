@@ -13,8 +13,7 @@ import asyncio
 import random
 from typing import Any
 
-from netem_profiles.datagram import ImpairedDatagramTransport, impair_endpoint
-from netem_profiles.model import Profile
+from netem_profiles import ImpairedDatagramTransport, Profile, impair_endpoint
 
 __all__ = ["impair_ice_connection"]
 

@@ -22,7 +22,7 @@ import numpy as np
 from loadgen.panel.aggregate import profile_figures, timeseries, viewer_summary
 from loadgen.panel.runner import PanelResult
 from loadgen.panel.viewer import ViewerRaw
-from reports.metrics import distribution, dumps, new_document
+from reports import distribution, dumps, new_document
 
 __all__ = ["build_metrics", "build_panel_json", "write_outputs"]
 

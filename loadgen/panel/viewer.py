@@ -74,7 +74,7 @@ class ViewerRaw:
 
     def summary(self) -> dict[str, Any]:
         """Per-viewer figures for panel.json (no raw series)."""
-        from reports.metrics import distribution
+        from reports import distribution
 
         first = self.frame_ms[0] if self.frame_ms else None
         fz = detect_freezes(self.frame_ms, end_ms=self.end_ms)
@@ -184,8 +184,8 @@ class Viewer:
         is in ``raw.error``), only for cancellation."""
         from aiortc import RTCPeerConnection, RTCSessionDescription
 
-        from netem_profiles.loader import load_profile
-        from stack.ice import rtc_configuration
+        from netem_profiles import load_profile
+        from stack import rtc_configuration, whep_offer
 
         self._t0 = self.raw.join_start_ms = self.clock_ms()
         profile = load_profile(self.spec.profile)
@@ -219,17 +219,9 @@ class Viewer:
             self._impaired = impair_ice_connection(connection, profile, rng)
             self.raw.candidates = sdp_candidate_hosts(pc.localDescription.sdp)
             sent = self.clock_ms()
-            async with self.session.post(
-                self.whep_url,
-                data=pc.localDescription.sdp,
-                headers={"Content-Type": "application/sdp"},
-            ) as resp:
-                answer = await resp.text()
-                if resp.status != 201:
-                    raise RuntimeError(
-                        f"WHEP POST {self.whep_url}: HTTP {resp.status} {answer[:200]}"
-                    )
-                location = resp.headers.get("Location")
+            answer, location = await whep_offer(
+                self.session, self.whep_url, pc.localDescription.sdp
+            )
             self.raw.phases["signalling_ms"] = self.clock_ms() - sent
             self.raw.remote_candidates = sdp_candidate_hosts(answer)
             await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
@@ -259,18 +251,9 @@ class Viewer:
             self._hook.close()
         if stock_task is not None:
             stock_task.cancel()
-        if location:
-            import aiohttp
+        from stack import whep_leave  # the WHEP signalling core, shared with stack's client
 
-            try:
-                url = (
-                    location if location.startswith("http") else _join_url(self.whep_url, location)
-                )
-                async with asyncio.timeout(2.0), self.session.delete(url):
-                    pass
-            except (TimeoutError, OSError, RuntimeError, aiohttp.ClientError) as exc:
-                # The session ends anyway when the peer connection closes below.
-                log.debug("WHEP DELETE failed: %s", exc)
+        await whep_leave(self.session, location)
         try:
             async with asyncio.timeout(5.0):
                 await pc.close()
@@ -339,14 +322,14 @@ class Viewer:
     async def _consume_stock(self, track: Any) -> None:
         from aiortc.mediastreams import MediaStreamError
 
-        from stack.barcode import decode as read_barcode
+        from stack import barcode
 
         while True:
             try:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            self._on_decoded((0, self.clock_ms(), read_barcode(frame)))
+            self._on_decoded((0, self.clock_ms(), barcode.decode(frame)))
 
 
 def sdp_candidate_hosts(sdp: str) -> list[str]:
@@ -358,9 +341,3 @@ def sdp_candidate_hosts(sdp: str) -> list[str]:
             if len(fields) > 4:
                 hosts.append(fields[4])
     return hosts
-
-
-def _join_url(base: str, path: str) -> str:
-    from urllib.parse import urljoin
-
-    return urljoin(base, path)

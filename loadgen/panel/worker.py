@@ -54,7 +54,7 @@ async def _run(
 ) -> tuple[list[ViewerRaw], dict[str, Any]]:
     import aiohttp
 
-    from stack.ice import restrict_ice_to_loopback
+    from stack import restrict_ice_to_loopback
 
     restrict_ice_to_loopback()
     monitor = HealthMonitor()

@@ -1,15 +1,16 @@
-"""Read what `livelab plan` needs from a model run directory (`livelab simulate --out DIR`).
+"""What the plan compiler needs of a model run, as one `ModelRun`.
 
-Reads `viewers.npz` (per-viewer arrays), `timeseries.csv` (10-s steps per market) and
-`events.json` (host events). Times are seconds from the stream start. Categorical arrays may be
-stored as integer codes with a names array (`market` + `market_names`, `access` +
-`access_names`) or as strings; both are accepted.
+Two sources, one shape: `model_run_from_results` takes the model's results in memory (`livelab
+run`, which simulates and compiles in one process), `read_model_run` a model run directory
+(`livelab plan DIR`: `viewers.npz`, `timeseries.csv`, `events.json`, read by `reports.rundir`).
+Times are seconds from the stream start. Categorical arrays may be stored as integer codes with
+a names array (`market` + `market_names`, `access` + `access_names`) or as strings; both are
+accepted.
 """
 
 from __future__ import annotations
 
-import csv
-import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 
 from livelab.errors import PlanError
 
-__all__ = ["ACTION_COUNTS", "ModelRun", "read_model_run"]
+__all__ = ["ACTION_COUNTS", "ModelRun", "model_run_from_results", "read_model_run"]
 
 # Per-viewer count arrays in viewers.npz → the script action each count turns into.
 ACTION_COUNTS: dict[str, str] = {
@@ -62,58 +63,48 @@ class ModelRun:
         return int(self.arrival_s.size)
 
 
-def _labels(npz: Any, key: str, names_keys: tuple[str, ...]) -> np.ndarray:
-    values = npz[key]
+def _labels(arrays: Mapping[str, np.ndarray], key: str, names_keys: tuple[str, ...]) -> np.ndarray:
+    values = arrays[key]
     if values.dtype.kind in "US":
         return np.asarray(values.astype(str))
     for names_key in names_keys:
-        if names_key in npz.files:
-            names = npz[names_key].astype(str)
+        if names_key in arrays:
+            names = arrays[names_key].astype(str)
             return np.asarray(names[values.astype(int)])
     raise PlanError(f"viewers.npz: {key!r} is numeric but none of {names_keys} gives its names")
 
 
-def read_model_run(run_dir: str | Path) -> ModelRun:
-    """The model run in `run_dir`; raises PlanError naming a missing file or array."""
-    root = Path(run_dir)
-    path = root / "viewers.npz"
-    if not path.is_file():
-        raise PlanError(f"{root}: no viewers.npz — is this a `livelab simulate --out` directory?")
-    with np.load(path, allow_pickle=False) as npz:
-        missing = [k for k in ("arrival_s", "leave_s", "market") if k not in npz.files]
-        if missing:
-            raise PlanError(f"{path}: missing arrays {missing} (has {sorted(npz.files)})")
-        arrival = npz["arrival_s"].astype(float)
-        leave = npz["leave_s"].astype(float)
-        n = arrival.size
-        market = _labels(npz, "market", ("market_names", "markets"))
-        access = (
-            _labels(npz, "access", ("access_names", "accesses"))
-            if "access" in npz.files
-            else np.full(n, "wifi")
-        )
-        referred = npz["referred"].astype(bool) if "referred" in npz.files else np.zeros(n, bool)
-        counts = {
-            name: (npz[name].astype(np.int64) if name in npz.files else np.zeros(n, np.int64))
-            for name in ACTION_COUNTS
-        }
-        gmv = npz["gmv"].astype(float) if "gmv" in npz.files else np.zeros(n)
-        moments = {
-            action: npz[key].astype(float)
-            for action, key in (("order", "order_s"), ("share", "share_s"))
-            if key in npz.files
-        }
-    scenario: dict[str, Any] = {}
-    if (root / "scenario.json").is_file():
-        scenario = json.loads((root / "scenario.json").read_text())
+def _from_arrays(
+    arrays: Mapping[str, np.ndarray],
+    *,
+    scenario: dict[str, Any],
+    events: list[dict[str, Any]],
+    message_rate: tuple[np.ndarray, np.ndarray],
+) -> ModelRun:
+    """The one conversion of per-viewer arrays (as `viewers.npz` holds them) to a `ModelRun`."""
+    arrival = arrays["arrival_s"].astype(float)
+    leave = arrays["leave_s"].astype(float)
+    n = arrival.size
+    market = _labels(arrays, "market", ("market_names", "markets"))
+    access = (
+        _labels(arrays, "access", ("access_names", "accesses"))
+        if "access" in arrays
+        else np.full(n, "wifi")
+    )
+    referred = arrays["referred"].astype(bool) if "referred" in arrays else np.zeros(n, bool)
+    counts = {
+        name: (arrays[name].astype(np.int64) if name in arrays else np.zeros(n, np.int64))
+        for name in ACTION_COUNTS
+    }
+    gmv = arrays["gmv"].astype(float) if "gmv" in arrays else np.zeros(n)
+    moments = {
+        action: arrays[key].astype(float)
+        for action, key in (("order", "order_s"), ("share", "share_s"))
+        if key in arrays
+    }
     duration = float(scenario.get("stream", {}).get("duration_min", 0)) * 60.0
     if not duration:
         duration = float(np.nanmax(leave)) if n else 0.0
-    seed = int(scenario.get("scenario", {}).get("seed", 0))
-    events: list[dict[str, Any]] = []
-    if (root / "events.json").is_file():
-        raw = json.loads((root / "events.json").read_text())
-        events = list(raw["events"] if isinstance(raw, dict) else raw)
     return ModelRun(
         arrival_s=arrival,
         leave_s=leave,
@@ -122,24 +113,80 @@ def read_model_run(run_dir: str | Path) -> ModelRun:
         referred=referred,
         counts=counts,
         gmv=gmv,
-        message_rate=_message_rate(root / "timeseries.csv"),
+        message_rate=message_rate,
         events=events,
         duration_s=duration,
-        seed=seed,
+        seed=int(scenario.get("scenario", {}).get("seed", 0)),
         scenario=scenario,
         moments=moments,
     )
 
 
-def _message_rate(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(t_s, interaction messages/s over all markets) per time step; empty without the file."""
+def model_run_from_results(results: Sequence[Any], scenario: Any) -> ModelRun:
+    """The `ModelRun` of replication 0 of `results` (`sim.SimResult`s) of `scenario` (the
+    validated `scenarios.Scenario`): the same values `read_model_run` gives for the directory
+    `reports.rundir.write_run` writes of them, without the round trip through disk."""
+    from reports import ACCESS_NAMES
+
+    first = results[0]
+    arrays = dict(first.viewers)
+    arrays["markets"] = np.array(first.markets)
+    arrays["access_names"] = np.array(ACCESS_NAMES)
+    events = [
+        {"kind": e.kind, "announce_s": e.announce_s, "start_s": e.start_s, "end_s": e.end_s}
+        for e in first.host_events
+    ]
+    # Messages/s per step summed over markets, in the order `_message_rate` sums the CSV's rows
+    # (the CSV rounds to 6 significant digits; memory keeps every digit).
+    rate = np.zeros(first.times_s.size)
+    for i in range(len(first.markets)):
+        row = np.zeros(first.times_s.size)
+        for column in _RATE_COLUMNS:
+            row = row + first.series[column][i]
+        rate = rate + row
+    return _from_arrays(
+        arrays,
+        scenario=scenario.model_dump(mode="json", by_alias=True),
+        events=events,
+        message_rate=(first.times_s.astype(float), rate),
+    )
+
+
+def read_model_run(run_dir: str | Path) -> ModelRun:
+    """The model run in `run_dir`; raises PlanError naming a missing file or array."""
+    from reports import read_arrays, read_events, read_json, read_timeseries
+
+    root = Path(run_dir)
+    path = root / "viewers.npz"
     if not path.is_file():
+        raise PlanError(f"{root}: no viewers.npz — is this a `livelab simulate --out` directory?")
+    notes: list[str] = []
+    arrays = read_arrays(path, notes)
+    missing = [k for k in ("arrival_s", "leave_s", "market") if k not in arrays]
+    if notes or missing:
+        raise PlanError(f"{path}: {notes[0] if notes else f'missing arrays {missing}'} "
+                        f"(has {sorted(arrays)})")  # fmt: skip
+    return _from_arrays(
+        arrays,
+        scenario=read_json(root / "scenario.json", notes),
+        events=read_events(root / "events.json", notes),
+        message_rate=_message_rate(read_timeseries(root / "timeseries.csv", notes)),
+    )
+
+
+def _message_rate(series: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(t_s, interaction messages/s over all markets) per time step; empty without a series."""
+    if "t_s" not in series:
         return np.zeros(0), np.zeros(0)
     totals: dict[float, float] = {}
-    with path.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            t = float(row["t_s"])
-            rate = sum(float(row.get(c) or 0.0) for c in _RATE_COLUMNS)
-            totals[t] = totals.get(t, 0.0) + rate
+    n = series["t_s"].size
+    for k in range(n):
+        t = float(series["t_s"][k])
+        rate = 0.0
+        for c in _RATE_COLUMNS:
+            if c in series:
+                v = float(series[c][k])
+                rate += v if v == v else 0.0  # an empty cell (NaN) counts as 0, as before
+        totals[t] = totals.get(t, 0.0) + rate
     ts = np.array(sorted(totals))
     return ts, np.array([totals[t] for t in ts])

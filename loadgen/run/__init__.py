@@ -1,2 +1,55 @@
 """The run orchestrator behind `livelab run` (plain Python: neither gevent nor asyncio here;
-Locust and the media panel run in their own processes)."""
+Locust and the media panel run in their own processes).
+
+`run(scenario, RunOptions(out=...))` simulates, compiles the plan from the model's results in
+memory, starts the target and the load, watches, and hands a frozen `RunRecord` to `finish`,
+which writes `metrics.json`, the report and `run.json`. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loadgen.run.commands import LocustSpec, locust_commands
+    from loadgen.run.finish import validity, write_run_info
+    from loadgen.run.orchestrator import run
+    from loadgen.run.record import RunOptions, RunOutcome, RunRecord
+
+__all__ = [
+    "LocustSpec",
+    "RunOptions",
+    "RunOutcome",
+    "RunRecord",
+    "locust_commands",
+    "run",
+    "validity",
+    "write_run_info",
+]
+
+# Public name → the module that defines it; loaded on first use so that importing one small
+# module of the package (or the package itself) stays light.
+_HOME: dict[str, str] = {
+    "run": "orchestrator",
+    "RunOptions": "record",
+    "RunOutcome": "record",
+    "RunRecord": "record",
+    "validity": "finish",
+    "write_run_info": "finish",
+    "LocustSpec": "commands",
+    "locust_commands": "commands",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,38 +1,42 @@
 """The end of a run: measured experience + modelled business outcomes + the closed loop →
-`metrics.json`, `run.json`, `panel.json`, and the report when `livelab report` exists."""
+`metrics.json`, `run.json`, `panel.json`, and the report (`reports.write_report`, in-process).
+
+Reads only the frozen `RunRecord` the orchestrator hands over, and the run directory's files
+the children wrote; knows nothing of the orchestrator.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
+import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from livelab.errors import LabError
 from loadgen.locust.samples import SampleBook, read_samples
 from loadgen.run.abort import abort_notes
 from loadgen.run.closed_loop import measured_qoe, scenario_with_qoe
 from loadgen.run.locust_exit import exceptions_logged, locust_exit_verdict
 from loadgen.run.measured import experience
+from loadgen.run.record import RunOutcome, RunRecord
 
-if TYPE_CHECKING:
-    from loadgen.run.orchestrator import RunOutcome, _Run
-
-__all__ = ["business", "finish", "validity"]
+__all__ = ["business", "finish", "validity", "write_run_info"]
 
 
 def business(section: dict[str, Any]) -> dict[str, Any]:
     """The business metrics of a model metrics section."""
-    from reports.metrics import BUSINESS
+    from reports import BUSINESS
 
     return {k: v for k, v in section.items() if k in BUSINESS}
 
 
 def _modelled_experience(section: dict[str, Any]) -> dict[str, Any]:
-    from reports.metrics import EXPERIENCE
+    from reports import EXPERIENCE
 
     return {k: v for k, v in section.items() if k in EXPERIENCE}
 
@@ -92,11 +96,11 @@ def _path_rtts(results: Any, markets: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def finish(r: _Run, *, interrupted: bool) -> RunOutcome:
+def finish(r: RunRecord, *, interrupted: bool) -> RunOutcome:
+    """Write `metrics.json`, `panel.json`, the report and `run.json` of the run `r`."""
     import sim
     from livelab import __version__
-    from loadgen.run.orchestrator import RunOutcome, _write_run_json
-    from reports.metrics import dumps, new_document, scalar
+    from reports import distribution, dumps, new_document, scalar
     from scenarios import scenario_hash
 
     out = r.out
@@ -106,12 +110,13 @@ def finish(r: _Run, *, interrupted: bool) -> RunOutcome:
     panel = _read_json(out / "panel" / "panel.json")
     if panel is not None:
         shutil.copyfile(out / "panel" / "panel.json", out / "panel.json")
+    load = r.scenario.load
     markets = [m.code for m in r.scenario.markets]
     measured = experience(book, markets, panel_metrics, panel)
     valid, notes = validity(
         book,
         panel_metrics,
-        max_start_lag_ms=r.load.max_start_lag_s * 1000.0,
+        max_start_lag_ms=load.max_start_lag_s * 1000.0,
         interrupted=interrupted,
     )
     locust_ok, locust_note = locust_exit_verdict(
@@ -119,11 +124,11 @@ def finish(r: _Run, *, interrupted: bool) -> RunOutcome:
     )
     valid, notes = valid and locust_ok, notes + ([locust_note] if locust_note else [])
     notes += abort_notes(book.notes)  # k6's abortOnFail stopped the load
-    outages = r.monitor.outages if r.monitor else []
+    outages = [list(o) for o in r.outages]
     notes += [
         f"target down from {a} s to {b if b is not None else 'the end'} s" for a, b in outages
     ]
-    notes += [f"reference stack restarted at {t} s" for t in r.stack_restarts]
+    notes += [f"reference stack restarted at {t} s" for t in r.stack_restarts_s]
     notes += r.notes
     digest = scenario_hash(r.scenario)
     doc = new_document(
@@ -135,7 +140,7 @@ def finish(r: _Run, *, interrupted: bool) -> RunOutcome:
             "valid": valid,
             "notes": notes,
             "target": r.base_url,
-            "reference_stack": r.opts.target is None,
+            "reference_stack": r.reference_stack,
             "scale": r.plan.scale if r.plan else None,
             "window": r.plan.window if r.plan else None,
             "outages": outages,
@@ -146,8 +151,6 @@ def finish(r: _Run, *, interrupted: bool) -> RunOutcome:
     doc["overall"] = {**business(model.get("overall", {})), **measured["overall"]}
     lags = book.values("start_lag_ms")
     if lags:
-        from reports.metrics import distribution
-
         doc["overall"]["start_lag_ms"] = distribution(lags)
     if book.notes:
         doc["overall"]["loadgen_cpu"] = scalar(float(book.notes.get("cpu_max", 0.0)))
@@ -167,8 +170,8 @@ def finish(r: _Run, *, interrupted: bool) -> RunOutcome:
             markets,
             path_rtt_ms=_path_rtts(r.model_results, markets),
             panel=panel,
-            add_path=not r.load.ws_through_profile,
-            host_delay_ms=r.scenario.stream.host_delay_ms if r.opts.target is None else 0.0,
+            add_path=not load.ws_through_profile,
+            host_delay_ms=r.scenario.stream.host_delay_ms if r.reference_stack else 0.0,
             seed=r.scenario.scenario.seed,
         )
         if qoe:
@@ -181,33 +184,59 @@ def finish(r: _Run, *, interrupted: bool) -> RunOutcome:
                 "fed_back": {m: {k: len(v) for k, v in f.items()} for m, f in qoe.items()},
             }
     (out / "metrics.json").write_text(dumps(doc))
-    report = _report(out) if r.opts.report and not interrupted else None
-    _write_run_json(r, report=str(report) if report else None, valid=valid)
+    report = _report(out) if r.options.report and not interrupted else None
+    write_run_info(r, report=str(report) if report else None, valid=valid)
     return RunOutcome(out=out, metrics=doc, interrupted=interrupted, notes=notes)
 
 
-def _report(out: Path) -> Path | None:
-    """Call `livelab report OUT` when another part of livelab provides it."""
-    import livelab.commands
+def write_run_info(
+    r: RunRecord,
+    error: str | None = None,
+    wall_clock: Callable[[], float] = time.time,
+    **extra: Any,
+) -> None:
+    """`run.json`: what ran, where, when (`wall_clock`, s since the epoch), what went wrong."""
+    from livelab import __version__
+    from reports import write_info
 
-    if not (Path(livelab.commands.__file__).parent / "report.py").is_file():
+    info = {
+        "kind": "run",
+        "version": __version__,
+        "scenario": r.scenario.scenario.name,
+        "seed": r.scenario.scenario.seed,
+        "command": list(r.command),
+        "target": r.base_url or r.options.target,
+        "reference_stack": r.reference_stack,
+        "stack_args": list(r.options.stack_args),
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall_clock())),
+        "elapsed_s": round(r.elapsed_s, 2),
+        "outages": [list(o) for o in r.outages],
+        "stack_restarts_s": list(r.stack_restarts_s),
+        "locust_exit": r.locust_rc,
+        "notes": list(r.notes),
+        "error": error,
+        **extra,
+    }
+    write_info(r.out, info)
+
+
+def _report(out: Path) -> Path | None:
+    """`report.html` and `summary.md` of the run directory, written in this process by
+    `reports.write_report` and recorded in the run index, as `livelab report OUT` does; what it
+    wrote goes to `logs/report.log`. None when the report could not be written."""
+    from reports import RunIndex, default_index_path, write_report
+
+    log = out / "logs" / "report.log"
+    try:
+        files = write_report(out)
+    except Exception as exc:
+        trace = "".join(traceback.format_exception(exc))
+        log.write_text(f"livelab run: no report: {exc}\n{trace}")
         return None
-    proc = subprocess.run(
-        [sys.executable, "-m", "livelab", "report", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    (out / "logs" / "report.log").write_text(proc.stdout + proc.stderr)
-    found = [
-        Path(word.strip("()`'\","))
-        for line in proc.stdout.splitlines()
-        for word in line.split()
-        if word.strip("()`'\",").endswith((".html", ".md"))
-    ]
-    for suffix in (".html", ".md"):  # the HTML report first
-        for candidate in found:
-            if candidate.suffix == suffix and candidate.exists():
-                return candidate
-    return out if proc.returncode == 0 else None
+    lines = [f"report: {files.html}", f"summary: {files.summary}", f"plots: {len(files.plots)}"]
+    try:
+        RunIndex(default_index_path()).record(out)
+    except LabError as exc:  # the report stands even if the index cannot take it
+        lines.append(f"not recorded in the run index: {exc}")
+    log.write_text("\n".join(lines) + "\n")
+    return files.html

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from loadgen.locust.samples import METRICS, SampleBook
-from reports.metrics import distribution, scalar
+from reports import distribution, scalar
 
 __all__ = ["PANEL_METRICS", "experience", "market_of_profile", "panel_viewer_values"]
 

@@ -18,18 +18,18 @@ measured (marked invalid, with a note).
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import signal
-import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from livelab.errors import RunError, TargetError
 from loadgen.plan.host_peaks import stack_peak_args
+from loadgen.run import finish as finishing
 from loadgen.run.commands import (
     LocustSpec,
     locust_commands,
@@ -38,40 +38,17 @@ from loadgen.run.commands import (
     stack_command,
 )
 from loadgen.run.live_metrics import live_metrics_line
-from loadgen.run.procs import Children
+from loadgen.run.procs import Child, Children
 from loadgen.run.progress import Progress, Status
-from loadgen.run.target import HealthMonitor, check_allowed, fetch, wait_healthy
+from loadgen.run.record import RunOptions, RunOutcome, RunRecord
+from loadgen.run.target import HealthMonitor, check_allowed, fetch, is_loopback, wait_healthy
+from netem_profiles import free_port
+from stack import poll_until, read_ready
 
 __all__ = ["RunOptions", "RunOutcome", "run"]
 
 STACK_READY_S = 30.0
 TARGET_CHECK_S = 5.0
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """`livelab run` settings beyond the scenario's `[load]` section."""
-
-    out: Path
-    target: str | None = None
-    allow_remote: bool = False
-    workers: int | None = None  # None: the scenario's load.workers
-    external_workers: int = 0  # --master: wait for this many `livelab run --worker`s
-    master_port: int = 5557
-    web: bool = False
-    room: str = "demo"
-    stack_args: tuple[str, ...] = ()  # e.g. ("--fault", "chat_delay_ms=800")
-    panel: bool = True
-    report: bool = True
-    live_display: bool | None = None
-
-
-@dataclass
-class RunOutcome:
-    out: Path
-    metrics: dict[str, Any]
-    interrupted: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def _peak_request_rate(plan: Any) -> float:
@@ -84,6 +61,8 @@ def _peak_request_rate(plan: Any) -> float:
 
 
 class _Run:
+    """The run while it runs (mutable, private here); `record()` freezes what it did."""
+
     def __init__(self, scenario: Any, options: RunOptions, command: Sequence[str]) -> None:
         self.scenario = scenario
         self.opts = options
@@ -99,42 +78,53 @@ class _Run:
         self.monitor: HealthMonitor | None = None
         self.stack_restarts: list[float] = []
         self.plan: Any = None
-        self.model_results: Any = None
+        self.model_results: tuple[Any, ...] = ()
         self.model_doc: dict[str, Any] = {}
         self.locust_rc: int | None = None
         self.stack_cmd: list[str] | None = None
         self.web_url: str | None = None
 
+    def record(self) -> RunRecord:
+        """What the run did so far, frozen, for `loadgen.run.finish`."""
+        outages = self.monitor.outages if self.monitor else []
+        return RunRecord(
+            scenario=self.scenario, options=self.opts, command=tuple(self.command),
+            base_url=self.base_url, elapsed_s=self.clock(),
+            model_results=tuple(self.model_results), model_doc=self.model_doc, plan=self.plan,
+            outages=tuple(tuple(o) for o in outages), stack_restarts_s=tuple(self.stack_restarts),
+            locust_rc=self.locust_rc, notes=tuple(self.notes),
+        )  # fmt: skip
+
     # --- phases ---------------------------------------------------------------------------
     def simulate(self) -> None:
         import sim
         from livelab import __version__
-        from livelab.rundir import write_run
+        from reports import write_run
         from scenarios import scenario_hash
 
         self.status.phase = "simulating"
-        self.model_results = sim.simulate_all(self.scenario)
+        results = sim.simulate_all(self.scenario)
+        self.model_results = tuple(results)
         digest = scenario_hash(self.scenario)
         self.model_doc = sim.metrics_document(
-            self.model_results, self.scenario, scenario_hash=digest, version=__version__
+            results, self.scenario, scenario_hash=digest, version=__version__
         )
-        write_run(
+        write_run(  # the model's results, written once; the plan takes them from memory
             self.out / "model",
-            self.model_results,
+            results,
             self.scenario,
             self.model_doc,
             command=self.command,
             version=__version__,
             scenario_hash=digest,
-            plots=False,
         )
 
     def compile_plan(self) -> None:
-        from loadgen.plan import compile_plan, read_model_run, save_plan
+        from loadgen.plan import compile_plan, model_run_from_results, save_plan
 
         self.status.phase = "planning"
         self.plan = compile_plan(
-            read_model_run(self.out / "model"),
+            model_run_from_results(self.model_results, self.scenario),  # in memory, not model/
             scale=self.load.scale,
             window=self.load.window,
             window_s=self.load.window_s,
@@ -169,17 +159,8 @@ class _Run:
         cmd[cmd.index("--port") + 1] = str(port)
         child = self.children.start("stack", cmd, self.out / "logs" / "stack.log")
         (self.out / "logs" / "stack.pid").write_text(f"{child.proc.pid}\n")
-        deadline = time.monotonic() + STACK_READY_S
-        while time.monotonic() < deadline:
-            if ready.is_file() and ready.read_text().strip():
-                self.base_url = ready.read_text().strip()
-                return
-            if not child.running:
-                raise RunError(
-                    f"the reference stack exited before it was ready:\n{child.log_tail()}"
-                )
-            time.sleep(0.05)
-        raise RunError(f"the reference stack was not ready within {STACK_READY_S:g} s")
+        self.base_url = _ready(child, lambda: read_ready(ready), STACK_READY_S,
+                               "the reference stack")  # fmt: skip
 
     def check_target(self) -> None:
         assert self.opts.target is not None
@@ -187,8 +168,6 @@ class _Run:
         check_allowed(self.base_url, self.opts.allow_remote)
 
     def announce_remote(self, progress: Progress) -> None:
-        from loadgen.run.target import is_loopback
-
         if is_loopback(self.base_url):
             return
         progress.say(
@@ -212,17 +191,8 @@ class _Run:
             child = self.children.start(
                 f"relay-{profile}", cmd, self.out / "logs" / f"relay-{profile}.log"
             )
-            deadline = time.monotonic() + 20.0
-            while time.monotonic() < deadline:
-                words = child.log_tail(5).split()
-                if "listening" in words:
-                    relays[profile] = words[words.index("listening") + 2]
-                    break
-                if not child.running:
-                    raise RunError(f"relay for {profile} exited: {child.log_tail(5)}")
-                time.sleep(0.05)
-            else:
-                raise RunError(f"relay for {profile} did not start within 20 s")
+            relays[profile] = _ready(child, functools.partial(_listening, child), 20.0,
+                                     f"the relay for {profile}")  # fmt: skip
         path = self.out / "relays.json"
         path.write_text(json.dumps(relays, indent=2, sort_keys=True) + "\n")
         return path
@@ -239,7 +209,7 @@ class _Run:
         spec = LocustSpec(
             host=self.base_url, plan=self.out / "plan.json", out=locust_out, room=self.opts.room,
             workers=workers, external_workers=self.opts.external_workers,
-            master_port=self.opts.master_port, web=self.opts.web, web_port=_free_port(),
+            master_port=self.opts.master_port, web=self.opts.web, web_port=free_port(),
             stop_timeout_s=self.load.drain_s + 5, relays=relays, abort=abort,
         )  # fmt: skip
         cmds = locust_commands(spec)
@@ -324,8 +294,6 @@ def run(
 ) -> RunOutcome:
     """Run the whole job (see the module docstring). Raises TargetError (exit 3) when the
     target does not answer; partial results stay in `options.out`."""
-    from loadgen.run.finish import finish
-
     r = _Run(scenario, options, command)
     r.out.mkdir(parents=True, exist_ok=True)
     (r.out / "logs").mkdir(exist_ok=True)
@@ -359,7 +327,7 @@ def run(
                 r.children.stop("locust", signal.SIGTERM, timeout_s=10.0)
             except TargetError as exc:
                 r.notes.append(str(exc))
-                _write_run_json(r, error=str(exc))
+                finishing.write_run_info(r.record(), error=str(exc))
                 raise
             finally:
                 if r.monitor is not None:
@@ -367,7 +335,7 @@ def run(
                 r.children.stop_all(timeout_s=10.0)
                 r.status.phase = "closing the loop" if not interrupted else "interrupted"
                 progress.refresh()
-        outcome = finish(r, interrupted=interrupted)
+        outcome = finishing.finish(r.record(), interrupted=interrupted)
     finally:
         signal.signal(signal.SIGTERM, previous)
     if on_done is not None:
@@ -375,41 +343,21 @@ def run(
     return outcome
 
 
-def _write_run_json(r: _Run, error: str | None = None, **extra: Any) -> None:
-    from livelab import __version__
-
-    info = {
-        "kind": "run",
-        "version": __version__,
-        "scenario": r.scenario.scenario.name,
-        "seed": r.scenario.scenario.seed,
-        "command": r.command,
-        "target": r.base_url or r.opts.target,
-        "reference_stack": r.opts.target is None,
-        "stack_args": list(r.opts.stack_args),
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "elapsed_s": round(r.clock(), 2),
-        "outages": r.monitor.outages if r.monitor else [],
-        "stack_restarts_s": r.stack_restarts,
-        "locust_exit": r.locust_rc,
-        "notes": r.notes,
-        "error": error,
-        **extra,
-    }
-    (r.out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+def _listening(child: Child) -> str | None:
+    """The address a relay child printed as `... listening on HOST:PORT ...`, once it has."""
+    words = child.log_tail(5).split()
+    return words[words.index("listening") + 2] if "listening" in words else None
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _ready(child: Child, probe: Callable[[], str | None], timeout_s: float, what: str) -> str:
+    """`probe()`'s value once `child` is ready; RunError naming `what` if it exits or is late."""
+    try:
+        return poll_until(probe, alive=lambda: child.running, timeout_s=timeout_s)
+    except ChildProcessError:
+        raise RunError(f"{what} exited before it was ready:\n{child.log_tail()}") from None
+    except TimeoutError:
+        raise RunError(f"{what} was not ready within {timeout_s:g} s") from None
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def _stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)

@@ -6,7 +6,6 @@ Plain standard-library HTTP (urllib), so the orchestrator needs neither gevent n
 from __future__ import annotations
 
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 
 from livelab.errors import ConfigError, Problem, TargetError
 from netem_profiles import netio
+from stack import poll_until
 
 __all__ = ["HealthMonitor", "check_allowed", "fetch", "is_loopback", "wait_healthy"]
 
@@ -44,18 +44,23 @@ def fetch(url: str, timeout_s: float = 2.0) -> bytes:
 
 def wait_healthy(base_url: str, timeout_s: float = 5.0) -> None:
     """Return once GET /healthz answers; TargetError (exit 3) after `timeout_s` seconds."""
-    deadline = time.monotonic() + timeout_s
-    last: Exception | None = None
-    while time.monotonic() < deadline:
+    last: list[Exception] = []
+
+    def answers() -> bool | None:
         try:
             fetch(f"{base_url}/healthz", timeout_s=min(2.0, timeout_s))
-            return
+            return True
         except (TimeoutError, OSError) as exc:
-            last = exc
-            time.sleep(0.2)
-    raise TargetError(
-        f"target {base_url} is not answering GET /healthz within {timeout_s:g} s ({last})"
-    )
+            last[:] = [exc]
+            return None
+
+    try:
+        poll_until(answers, alive=lambda: True, timeout_s=timeout_s, interval_s=0.2)
+    except TimeoutError:
+        raise TargetError(
+            f"target {base_url} is not answering GET /healthz within {timeout_s:g} s "
+            f"({last[0] if last else 'no answer'})"
+        ) from None
 
 
 @dataclass

@@ -13,6 +13,7 @@ from loadgen.plan.document import Plan, Script, save_plan
 from loadgen.run.commands import LocustSpec, locust_commands
 from loadgen.run.procs import Children
 from loadgen.run.target import fetch
+from netem_profiles import free_port
 from stack.testing import start_stack_process, stop_stack_process
 
 pytestmark = pytest.mark.slow
@@ -65,7 +66,7 @@ def _run_locust(url: str, tmp_path: Path, workers: int) -> Path:
     out = tmp_path / "locust"
     out.mkdir()
     spec = LocustSpec(host=url, plan=plan_path, out=out, workers=workers, linger_s=3.0,
-                      master_port=_free_port())  # fmt: skip
+                      master_port=free_port())  # fmt: skip
     children = Children()
     for name, cmd in locust_commands(spec).items():
         children.start(name, cmd, tmp_path / f"{name}.log")
@@ -75,14 +76,6 @@ def _run_locust(url: str, tmp_path: Path, workers: int) -> Path:
     finally:
         children.stop_all()
     return out
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _check(out: Path) -> None:

@@ -153,6 +153,8 @@ def test_locust_commands_local_and_distributed(tmp_path):
 def test_check_allowed_and_unreachable_target():
     check_allowed("http://127.0.0.1:8080", allow_remote=False)
     check_allowed("http://localhost:8080", allow_remote=False)
+    check_allowed("http://127.0.0.2:8080", allow_remote=False)  # all of 127.0.0.0/8 is loopback
+    check_allowed("http://[::1]:8080", allow_remote=False)
     check_allowed("http://10.0.0.1:8080", allow_remote=True)
     for bad in ("http://10.0.0.1:8080", "ftp://127.0.0.1/", "nonsense"):
         with pytest.raises(ConfigError):
@@ -242,3 +244,26 @@ def test_progress_live_display_renders_to_a_console():
         progress.say("hello")
     text = console.file.getvalue()
     assert "hello" in text and "chat_rtt_ms 12.0" in text
+
+
+def test_the_report_is_written_in_process_and_recorded_in_the_index(tmp_path, monkeypatch):
+    import reports
+    from loadgen.run import finish
+    from reports import RunIndex, new_document, write_metrics
+
+    index = tmp_path / "index.sqlite"
+    monkeypatch.setenv("LIVELAB_RUNS", str(index))
+    out = tmp_path / "run"
+    (out / "logs").mkdir(parents=True)
+    write_metrics(out, new_document({"kind": "run", "valid": True, "notes": []}))
+    html = finish._report(out)
+    assert html == out / "report.html" and html.is_file() and (out / "summary.md").is_file()
+    assert RunIndex(index).find_run(out) is not None
+    assert (out / "logs" / "report.log").read_text().startswith(f"report: {html}")
+
+    def broken(run_dir):  # a fault the real report cannot be made to produce
+        raise KeyError("boom")
+
+    monkeypatch.setattr(reports, "write_report", broken)
+    assert finish._report(out) is None  # the run still writes run.json after this
+    assert "no report: 'boom'" in (out / "logs" / "report.log").read_text()

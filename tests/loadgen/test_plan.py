@@ -250,3 +250,25 @@ def test_commerce_actors_are_sampled_apart(run):
     by_id = {s.id: s for s in full.scripts}
     assert all(s == by_id[s.id] for s in both.scripts)  # scripts as the model drew them
     assert compile_plan(run, scale=8, window="100-200", actor_scale=1) == both
+
+
+def test_plan_from_the_model_in_memory_equals_the_plan_from_its_run_directory(tmp_path):
+    # `livelab run` compiles from memory, `livelab plan DIR` from disk: one plan, byte for byte.
+    import sim
+    from loadgen.plan import model_run_from_results
+    from reports import write_run
+    from scenarios import SCENARIO_DIR, load_scenario
+
+    small = [(f"markets.{m}.audience", 400) for m in ("ID", "TH", "SA", "GB")]
+    scenario = load_scenario(SCENARIO_DIR / "demo.toml", overrides=small)
+    results = sim.simulate_all(scenario)
+    doc = sim.metrics_document(results, scenario, scenario_hash="h", version="t")
+    write_run(tmp_path / "m", results, scenario, doc, command=[], version="t", scenario_hash="h")
+    options = {"scale": 5, "window": "peak", "window_s": 120, "panel_viewers": 2,
+               "probe_share": 0.5, "source": {"run_dir": "model"}}  # fmt: skip
+    from_memory = compile_plan(model_run_from_results(results, scenario), **options)
+    from_disk = compile_plan(read_model_run(tmp_path / "m"), **options)
+    assert len(from_memory.scripts) > 10
+    assert json.dumps(from_memory.to_json(), sort_keys=True) == json.dumps(
+        from_disk.to_json(), sort_keys=True
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from netem_profiles import free_port
 
 LIVELAB = [sys.executable, "-m", "livelab"]
 MARKETS = ("ID", "TH", "SA", "GB")
@@ -24,14 +25,8 @@ SMALL = ["--no-panel", "--no-report", "--set", "load.scale=100", "--set", "load.
          "--set", "load.window_s=50"]  # fmt: skip
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_unreachable_target_is_a_clear_error_and_keeps_partial_results(tmp_path):
-    port = _closed_port()
+    port = free_port()  # free, so nothing answers there
     out = tmp_path / "run"
     t0 = time.monotonic()
     proc = subprocess.run(

@@ -60,6 +60,9 @@ def test_split_deals_probes_evenly():
 
 def test_remote_target_needs_allow_remote():
     assert check_target(URL, False) == "127.0.0.1"
+    # One loopback rule for every guard (netem_profiles.netio.is_loopback): 127.0.0.0/8 and ::1.
+    assert check_target("http://127.0.0.2:8080/whep/demo", False) == "127.0.0.2"
+    assert check_target("http://[::1]:8080/whep/demo", False) == "::1"
     with pytest.raises(ConfigError) as err:
         check_target("http://example.com/whep/demo", False)
     assert "--allow-remote" in str(err.value)

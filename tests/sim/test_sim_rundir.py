@@ -1,4 +1,4 @@
-"""`livelab simulate` writes a complete run directory; `load_run` reads it back."""
+"""`livelab simulate` writes a complete run directory; `read_run_dir` reads it back."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from simkit import make
 
 import sim
 from livelab.cli import main
-from livelab.rundir import TIMESERIES_COLUMNS, load_run, write_run
+from reports import TIMESERIES_COLUMNS, read_run_dir, write_run
 from scenarios import SCENARIO_DIR
 
 SMALL = ["--set", "markets.ID.audience=1500", "--set", "markets.TH.audience=800",
@@ -32,7 +32,7 @@ def test_simulate_writes_every_file_and_reads_back(
     for plot in ("concurrency", "retention", "funnel", "referrals"):
         assert (out / "plots" / f"{plot}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    run = load_run(out)
+    run = read_run_dir(out)
     assert run.run["kind"] == "simulate" and run.run["seed"] == 42
     assert run.run["command"] == ["livelab", "simulate", DEMO, "--out", str(out), *SMALL]
     assert run.scenario["markets"][0]["audience"] == 1500  # the effective scenario
@@ -75,7 +75,7 @@ def test_replications_give_intervals_and_variant_applies(tmp_path: Path) -> None
     out = tmp_path / "v"
     args = ["simulate", DEMO, "--out", str(out), "--no-plots", "--replications", "3"]
     assert main([*args, "--variant", "no-peaks", *SMALL]) == 0
-    run = load_run(out)
+    run = read_run_dir(out)
     assert run.run["replications"] == 3
     assert len(run.metrics["overall"]["retention_30s"]["ci95"]) == 2
     assert run.scenario["host"]["mini_peak_every_min"] == 0
@@ -108,22 +108,22 @@ def test_write_run_takes_the_creation_time_from_a_clock(tmp_path: Path) -> None:
     doc = sim.metrics_document(results, scenario, scenario_hash="abc", version="t")
     fixed = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     path = write_run(tmp_path / "r", results, scenario, doc, command=["x"], version="t",
-                     scenario_hash="abc", clock=lambda: fixed, plots=False)  # fmt: skip
+                     scenario_hash="abc", clock=lambda: fixed)  # fmt: skip
     info = json.loads((path / "run.json").read_text())
     assert info["created_utc"] == "2030-01-02T03:04:05+00:00"
     assert info["scenario_hash"] == "abc"
     assert not (path / "plots").exists()
 
 
-def test_load_run_refuses_a_directory_without_metrics(tmp_path: Path) -> None:
+def test_read_run_dir_refuses_a_directory_without_metrics(tmp_path: Path) -> None:
     from livelab.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"metrics\.json"):
-        load_run(tmp_path)
+        read_run_dir(tmp_path)
 
 
 def test_reports_reader_sees_the_model_samples(tmp_path: Path) -> None:
-    from reports.report_data import load_run as report_load
+    from reports import load_run as report_load
 
     out = tmp_path / "run"
     assert main(["simulate", DEMO, "--out", str(out), "--no-plots", *SMALL]) == 0
@@ -137,7 +137,7 @@ def test_reports_reader_sees_the_model_samples(tmp_path: Path) -> None:
 def test_an_empty_audience_gives_empty_metrics_not_an_error(tmp_path: Path) -> None:
     zero = [arg.replace("=1500", "=0").replace("=800", "=0").replace("=600", "=0") for arg in SMALL]
     assert main(["simulate", DEMO, "--out", str(tmp_path / "e"), "--no-plots", *zero]) == 0
-    run = load_run(tmp_path / "e")
+    run = read_run_dir(tmp_path / "e")
     assert run.metrics["overall"]["arrivals"] == {"value": 0.0}
     assert run.metrics["overall"]["retention_30s"] == {"value": None}
     assert run.metrics["overall"]["chat_rtt_ms"]["n"] == 0

@@ -150,6 +150,7 @@ def test_options_refuse_remote_bind_without_flag() -> None:
         StackOptions(bind="0.0.0.0").validate()
     assert "--allow-remote" in str(info.value)
     StackOptions(bind="0.0.0.0", allow_remote=True).validate()
+    StackOptions(bind="127.0.0.2").validate()  # all of 127.0.0.0/8 is loopback
     with pytest.raises(ConfigError):
         StackOptions(host="browser", room="bad room!").validate()
 

@@ -144,7 +144,9 @@ def test_flooding_gets_rate_limited_then_closed_1008() -> None:
 @pytest.mark.parametrize("case", ["missing", "forged", "expired", "other_room"])
 def test_bad_tokens_are_refused(case: str) -> None:
     async def main() -> None:
-        async with running_stack_server(host="none", token_ttl_s=0.2) as server:
+        now_ms = [1.8e12]  # the server's clock, moved by hand: the token expires exactly
+        clock = lambda: now_ms[0]  # noqa: E731
+        async with running_stack_server(clock, host="none", token_ttl_s=60.0) as server:
             base = server.base_url
             async with aiohttp.ClientSession() as session:
                 info = await join(
@@ -157,7 +159,7 @@ def test_bad_tokens_are_refused(case: str) -> None:
                     body, _, sig = token.partition(".")
                     token = body.replace(body[-4:], "AAAA") + "." + sig
                 elif case == "expired":
-                    await asyncio.sleep(0.4)
+                    now_ms[0] += 60_000.0 + 1.0  # 1 ms past the 60 s lifetime
                 expected = 403 if case == "other_room" else 401
                 url = f"{base}/api/rooms/{ROOM}/ws?token={token}"
                 with pytest.raises(aiohttp.WSServerHandshakeError) as info_ws:
