@@ -6,8 +6,9 @@ Rules, in order:
    (0, duration_s) is refused (ValueError naming it).
 2. Otherwise the starts of the window's lotteries and flash deals — where orders and reconnects
    peak — that lie inside (0, duration_s), earliest first, at most `kills` of them.
-3. If that gives fewer than `kills` (a window without such peaks), the rest are spread evenly
-   over the window: k / (kills + 1) of the duration for the missing k.
+3. If that gives fewer than `kills` (a window without such peaks), the rest come from the even
+   grid k / (kills + 1) of the duration (k = 1..kills), in grid order, skipping grid points
+   closer than `min_gap_s` to a moment already chosen.
 
 A moment closer than `min_gap_s` to an earlier one is dropped: the stack must be back and
 serving before it can be killed again, or the second kill measures nothing.
@@ -46,10 +47,13 @@ def kill_moments(
     if kills is None:
         return chosen if chosen else _spaced([duration_s / 2.0], min_gap_s)
     chosen = chosen[:kills]
-    if len(chosen) < kills:
-        even = [duration_s * k / (kills + 1) for k in range(1, kills + 1)]
-        chosen = _spaced(sorted(chosen + even[: kills - len(chosen)]), min_gap_s)
-    return chosen
+    for k in range(1, kills + 1):
+        if len(chosen) >= kills:
+            break
+        t = duration_s * k / (kills + 1)
+        if all(abs(t - c) >= min_gap_s for c in chosen):
+            chosen.append(t)
+    return sorted(chosen)
 
 
 def _spaced(times: list[float], min_gap_s: float) -> list[float]:
