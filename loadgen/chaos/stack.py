@@ -33,6 +33,7 @@ class CrashingStack:
         room: str = "demo",
         every_s: float = 60.0,
         extra: tuple[str, ...] = (),
+        media: bool = False,
         ready_timeout_s: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -45,11 +46,12 @@ class CrashingStack:
         self.children = Children()
         self.lives = 0
         self.base_url = ""
-        # No media host: a chaos run tests orders and sockets, and a restart without the
-        # encoder is quicker, so the outage measures the stack, not the video pipeline.
+        # No media host unless asked (`media`): a chaos run tests orders and sockets, and a
+        # restart without the encoder is quicker, so the outage measures the stack itself.
+        host = () if media else ("--host", "none")
         self.cmd = stack_command(
             self.ready, room=room, db=self.db, secret=self.secret, mini_peak_every_s=every_s,
-            announce_ahead_s=every_s / 3.0, think_time_s=2.0, extra=("--host", "none", *extra),
+            announce_ahead_s=every_s / 3.0, think_time_s=2.0, extra=(*host, *extra),
         )  # fmt: skip
 
     @property
