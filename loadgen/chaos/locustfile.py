@@ -66,6 +66,8 @@ class ChaosClient(ViewerClient):
         super().order(price_cents, until=self.end_clock + ORDER_GRACE_S if until is None else until)
 
     def connect(self) -> bool:
+        if self.closed:  # a reconnect greenlet that woke after the viewer left
+            return False
         ok = super().connect()
         if ok:
             _write({"ev": "connect", "viewer": self.script.id})

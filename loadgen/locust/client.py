@@ -134,11 +134,12 @@ class ViewerClient:
 
     def order(self, price_cents: int, until: float | None = None) -> None:
         """POST one order with a fresh Idempotency-Key, retrying with the same key after a
-        network error, a 5xx or a refused token (a retry is safe: the key makes it idempotent).
+        network error, a 5xx, a 429 or a refused token (a retry is safe: the key makes it
+        idempotent).
 
         Without `until`: one retry. With `until` (clock seconds): retry until acknowledged or
-        the next sleep would pass `until`. A 4xx other than 401 is final (a retry would get
-        the same answer). Sleeps follow `self.backoff`.
+        the next sleep would pass `until`. Another 4xx is final (a retry would get the same
+        answer). Sleeps follow `self.backoff`.
         """
         if not self.token and not self.join():
             return
@@ -163,7 +164,7 @@ class ViewerClient:
                 error = f"HTTP {resp.status_code}"
                 if resp.status_code == 401:
                     self.token = None  # the stack forgot us (new secret): join again
-                retry = resp.status_code >= 500 or resp.status_code == 401
+                retry = resp.status_code >= 500 or resp.status_code in (401, 429)
             except (requests.RequestException, ValueError) as exc:
                 error = _describe(exc)
             delay = self.backoff.delay_s(attempt, self.rng)
