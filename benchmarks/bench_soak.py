@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     with RESULTS.open("a", encoding="utf-8") as fh:
         record = {"bench": "soak", "time": time.time(), "minutes": args.minutes,
                   "viewers": args.viewers, "whep": args.whep, "rates": asdict(rates),
-                  "samples": [asdict(s) for s in samples], **v.as_json(),
+                  "series": [asdict(s) for s in samples], **v.as_json(),
                   "loadavg_end": list(os.getloadavg())}  # fmt: skip
         fh.write(json.dumps(record) + "\n")
 
