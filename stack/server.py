@@ -15,6 +15,7 @@ from stack.audio import SyntheticAudio
 from stack.faults import Faults
 from stack.httperr import ApiError
 from stack.ledger import Ledger
+from stack.looplag import LoopLag, task_count
 from stack.media import ROOM_RE, MediaService
 from stack.metrics import Registry
 from stack.options import StackOptions
@@ -52,6 +53,7 @@ class StackServer:
         self.audio: SyntheticAudio | None = None
         self.base_url = ""  # set by stack.serve.run_server once listening
         self.metrics = Registry()
+        self.loop_lag = LoopLag()
         self._register_metrics()
         self._room_settings = RoomSettings(
             batch_tick_ms=options.batch_tick_ms,
@@ -77,6 +79,7 @@ class StackServer:
         return await handle_ws(self, request)
 
     async def _startup(self, app: web.Application) -> None:
+        self.loop_lag.start()
         await self.ledger.open()
         self.room(self.options.room)
         if self.options.host == "synthetic":
@@ -99,6 +102,7 @@ class StackServer:
                 await conn.ws.close(code=1001, message=b"server shutting down")
 
     async def _cleanup(self, app: web.Application) -> None:
+        await self.loop_lag.stop()
         for room in self.rooms.values():
             await room.stop()
         if self.host is not None:
@@ -212,6 +216,12 @@ class StackServer:
             lambda: float(self.media.viewer_count()),
         )
         m.gauge("livelab_stack_rooms", "rooms", lambda: float(len(self.rooms)))
+        m.gauge("livelab_stack_asyncio_tasks", "tasks alive on the server's event loop", task_count)
+        m.gauge(
+            "livelab_stack_loop_lag_ms",
+            "worst event-loop wake-up lateness since the previous scrape, ms",
+            self.loop_lag.take_max_ms,
+        )
         stats = self.media.stats
         m.counter_fn(
             "livelab_stack_rtp_packets_sent_total",

@@ -15,8 +15,12 @@ requests calls cooperate). Each measurement goes to `report(metric, value_ms, ok
 - `referral_ms`: POST referrals → a code.
 
 The receiver runs in its own greenlet; waits that outlive `REPLY_TIMEOUT_S` count as failures.
-When the socket drops, the next action reconnects with exponential backoff (joining again if
-the token is refused), so a stack restart mid-run costs errors, not the session.
+When the socket drops, the next action reconnects (joining again if the token is refused), so a
+stack restart mid-run costs errors, not the session. Every retry — reconnects and order
+retries alike — sleeps by one law, `loadgen.backoff` (capped exponential with full jitter),
+drawn from a generator seeded by the viewer's id, so a run's retry timing is reproducible.
+An order is retried with the same Idempotency-Key once by default, or until acknowledged when
+`order(..., until=...)` gives a deadline (chaos runs).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import contextlib
 import itertools
 import json
 import logging
+import random
 import time
 import zlib
 from collections.abc import Callable
@@ -36,16 +41,18 @@ import gevent
 import requests
 import websocket
 
+from loadgen.backoff import DEFAULT_BACKOFF, Backoff
 from loadgen.plan import Script
 
-__all__ = ["BACKOFF_S", "REPLY_TIMEOUT_S", "ViewerClient"]
+__all__ = ["REPLY_TIMEOUT_S", "ViewerClient"]
 
 log = logging.getLogger(__name__)
 
 REPLY_TIMEOUT_S = 30.0
-BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 HTTP_TIMEOUT_S = 10.0
 Report = Callable[[str, float, bool, "str | None"], None]
+# An acknowledged order: key, order_id, status (201 new, 200 replay), token, body, attempts.
+OnAck = Callable[[dict[str, Any]], None]
 _ids = itertools.count()
 
 
@@ -69,6 +76,8 @@ class ViewerClient:
         clock: Callable[[], float] = time.monotonic,
         ws_address: str | None = None,
         referral_codes: list[str] | None = None,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        on_ack: OnAck | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.room = room
@@ -89,6 +98,10 @@ class ViewerClient:
         self.disconnects = 0
         self.replays = 0  # orders answered 200: the ledger already held the key
         self._seq = next(_ids)
+        self.backoff = backoff
+        # Seeded by the viewer, not the process: the same script retries at the same offsets.
+        self.rng = random.Random(zlib.crc32(script.id.encode()))
+        self.on_ack = on_ack
 
     # --- helpers --------------------------------------------------------------------------
     def _id(self, prefix: str) -> str:
@@ -122,26 +135,50 @@ class ViewerClient:
         self.report("join_ms", self._ms(t0), True, None)
         return True
 
-    def order(self, price_cents: int) -> None:
+    def order(self, price_cents: int, until: float | None = None) -> None:
+        """POST one order with a fresh Idempotency-Key, retrying with the same key after a
+        network error, a 5xx, a 429 or a refused token (a retry is safe: the key makes it
+        idempotent).
+
+        Without `until`: one retry. With `until` (clock seconds): retry until acknowledged or
+        the next sleep would pass `until`. Another 4xx is final (a retry would get the same
+        answer). Sleeps follow `self.backoff`.
+        """
         if not self.token and not self.join():
             return
         key = self._id("order")
         body: dict[str, Any] = {"sku": self.sku, "qty": 1, "price_cents": max(int(price_cents), 0)}
-        headers = {"Authorization": f"Bearer {self.token}", "Idempotency-Key": key}
         url = f"{self.base_url}/api/rooms/{self.room}/orders"
         t0 = self.clock()
-        for attempt in range(2):  # one retry with the same key: safe because it is idempotent
+        attempt = 0
+        while True:
+            retry = True
             try:
+                headers = {"Authorization": f"Bearer {self.token}", "Idempotency-Key": key}
                 resp = self.http.post(url, json=body, headers=headers, timeout=HTTP_TIMEOUT_S)
-                if resp.status_code in (200, 201) and "order_id" in resp.json():
+                data = resp.json() if resp.status_code in (200, 201) else {}
+                if "order_id" in data:
                     self.replays += resp.status_code == 200
                     self.report("order_ms", self._ms(t0), True, None)
+                    if self.on_ack is not None:
+                        self.on_ack({"key": key, "order_id": str(data["order_id"]),
+                                     "status": resp.status_code, "token": self.token,
+                                     "body": body, "attempts": attempt + 1})  # fmt: skip
                     return
                 error = f"HTTP {resp.status_code}"
+                if resp.status_code == 401:
+                    self.token = None  # the stack forgot us (new secret): join again
+                retry = resp.status_code >= 500 or resp.status_code in (401, 429)
             except (requests.RequestException, ValueError) as exc:
                 error = _describe(exc)
-            if attempt == 0:
-                gevent.sleep(BACKOFF_S[0])
+            delay = self.backoff.delay_s(attempt, self.rng)
+            attempt += 1
+            last = attempt >= 2 if until is None else self.clock() + delay >= until
+            if not retry or last:
+                break
+            gevent.sleep(delay)
+            if not self.token and not self.join():
+                continue
         self.report("order_ms", self._ms(t0), False, error)
 
     def referral(self) -> None:
@@ -193,7 +230,7 @@ class ViewerClient:
         while not self.connected:
             if self.connect():
                 return True
-            delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+            delay = self.backoff.delay_s(attempt, self.rng)
             attempt += 1
             if self.clock() + delay >= until:
                 return False

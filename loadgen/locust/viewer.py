@@ -39,6 +39,8 @@ class Viewer(User):
     """One virtual viewer slot (see the module docstring)."""
 
     wait_time = constant(0)
+    # The client each script is played with; a subclass may swap in its own (chaos runs).
+    client_class: type[ViewerClient] = ViewerClient
 
     @task
     def play_next(self) -> None:
@@ -62,7 +64,7 @@ class Viewer(User):
         def report(metric: str, value_ms: float, ok: bool, error: str | None) -> None:
             RUNTIME.report(script, metric, value_ms, ok, error)
 
-        client = ViewerClient(
+        client = self.client_class(
             RUNTIME.base_url,
             RUNTIME.room,
             script,

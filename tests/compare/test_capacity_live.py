@@ -63,7 +63,7 @@ def test_capacity_search_against_the_reference_stack(tmp_path: Path) -> None:
 
 def test_a_slow_stack_breaks_the_chat_gate_at_the_first_step(tmp_path: Path) -> None:
     proc, base_url = start_stack_process(
-        ["--host", "none", "--fault", "chat_delay_ms=800"], timeout_s=30.0
+        ["--publisher", "none", "--fault", "chat_delay_ms=800"], timeout_s=30.0
     )
     try:
         out = tmp_path / "cap"

@@ -16,7 +16,7 @@ from stack.testing import start_stack_process, stop_stack_process
 
 
 def test_serve_port_0_prints_url_and_stops_cleanly_on_sigterm() -> None:
-    proc, base = start_stack_process(["--host", "none"], timeout_s=30)
+    proc, base = start_stack_process(["--publisher", "none"], timeout_s=30)
     try:
         assert base.startswith("http://127.0.0.1:") and not base.endswith(":0")
         with urllib.request.urlopen(f"{base}/healthz", timeout=10) as resp:
@@ -67,7 +67,7 @@ def test_short_mini_peak_period_from_the_command_line() -> None:
 
     import aiohttp
 
-    proc, base = start_stack_process(["--host", "none", "--mini-peak-every", "1s"], timeout_s=30)
+    proc, base = start_stack_process(["--publisher", "none", "--mini-peak-every", "1s"], timeout_s=30)
 
     async def first_peak() -> list[str]:
         async with aiohttp.ClientSession() as session:

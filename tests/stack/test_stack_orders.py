@@ -93,7 +93,7 @@ def _get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
 
 def test_kill_9_loses_no_acknowledged_order(tmp_path: Path) -> None:
     db = str(tmp_path / "ledger.db")
-    args = ["--host", "none", "--db", db, "--secret", "test-secret-0123456789abcdef"]
+    args = ["--publisher", "none", "--db", db, "--secret", "test-secret-0123456789abcdef"]
     proc, base = start_stack_process(args, timeout_s=30)
     acked: dict[str, str] = {}
     try:
