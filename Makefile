@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install npm-deps demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,15 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+# A WHEP player written by another project, for the browser test of the stack (tests/stack/
+# test_watch_browser.py): medooze's whip-whep from npm, pinned, into .npm-test/ (gitignored).
+WHEP_JS := .npm-test/node_modules/whip-whep/whep.js
+$(WHEP_JS):
+	mkdir -p .npm-test
+	npm install --prefix .npm-test --no-audit --no-fund --no-save whip-whep@1.2.0
+
+npm-deps: $(WHEP_JS)
+
 # The main job on the embedded default: the reference stack on loopback.
 demo: install
 	$(BIN)/livelab run scenarios/demo.toml --out runs/demo
@@ -31,7 +40,7 @@ lint: install
 	$(BIN)/mypy
 
 # Every test, slow and media ones included (`-m ''` lifts the default `not slow`).
-test: install $(CHROMIUM)
+test: install $(CHROMIUM) $(WHEP_JS)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m ''
@@ -41,4 +50,4 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .npm-test
