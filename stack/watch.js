@@ -182,7 +182,12 @@ const LivelabWatch = (() => {
     })();
     api.playing = api.ready.then(async () => { pc = await playWhep(session.whep_url, $("ll-video")); });
     api.playing.catch((err) => status(String(err)));
-    setInterval(showBoard, 1000);
+    setInterval(() => {
+      showBoard();
+      const now = Date.now();
+      if (poll && poll.closes_at <= now) { poll = null; $("ll-poll").textContent = "no poll open"; }
+      if (deal && deal.ends_at <= now) { deal = null; $("ll-deal").textContent = "no flash deal right now"; }
+    }, 1000);
 
     $("ll-buy").onclick = () => api.buy().catch((err) => { $("ll-order").textContent = String(err); });
     $("ll-chat-form").onsubmit = (ev) => {

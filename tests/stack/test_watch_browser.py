@@ -1,7 +1,8 @@
 """Headless Chromium, web security on, on a page from ANOTHER origin than the stack's.
 
 (1) The stack's own watch page (its HTML served by a second server, its script and every request
-going to the stack) plays the stream, and a chat round trip and an order work.
+going to the stack) plays the stream; a chat round trip, an order, the countdown board and a
+vote (a click on the poll's button) work.
 (2) medooze's `whip-whep` WHEP client (npm, installed by `make npm-deps`) views the stack.
 
 The stack runs as a subprocess (`livelab stack serve`); the other origin is a stdlib HTTP server
@@ -12,9 +13,12 @@ from __future__ import annotations
 
 import http.server
 import threading
-from collections.abc import Iterator
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,8 +64,17 @@ WATCH_CHECK = """(async () => { try {
   }
   const echo = await watch.sendChat("hello from another origin");
   const order = await watch.buy();
+  // The scheduled poll (POLL_PEAK): its countdown on the board, then a click on an option.
+  const pollBy = Date.now() + TIMEOUT_MS;
+  while (Date.now() < pollBy && !document.querySelector("#ll-poll button")) {
+    await new Promise(r => setTimeout(r, 100));
+  }
+  const board = document.getElementById("ll-board").textContent;
+  const option = document.querySelector("#ll-poll button");
+  if (option) option.click();
   return {frames, currentTime: video.currentTime, echo: echo.text, order: order.status,
-          orderText: document.getElementById("ll-order").textContent, origin: location.origin};
+          orderText: document.getElementById("ll-order").textContent, origin: location.origin,
+          board, voted: option && option.textContent};
 } catch (err) { return {error: String(err)}; } })()""".replace("TIMEOUT_MS", str(FRAMES_TIMEOUT_MS))
 
 MEDOOZE_PAGE = """<!doctype html>
@@ -98,9 +111,14 @@ MEDOOZE_CHECK = (
 )
 
 
+# A poll 6 s after the stack starts, announced 5 s ahead: the page (joined after ~2 s) sees
+# countdowns, then the poll.
+POLL_PEAK = ["--peaks", "poll@6s+60s", "--announce-ahead", "5s"]
+
+
 @pytest.fixture
 def stack_url() -> Iterator[str]:
-    proc, url = start_stack_process(["--host", "synthetic"])
+    proc, url = start_stack_process(["--host", "synthetic", *POLL_PEAK])
     try:
         yield url
     finally:
@@ -127,14 +145,28 @@ def serve_other_origin(routes: dict[str, tuple[bytes, str]]) -> tuple[http.serve
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def wait_for_vote(
+    stack_url: str, prom_samples: Callable[[str], Any], timeout_s: float = 5.0
+) -> bool:
+    """True once the stack has counted a vote message (its /metrics), within `timeout_s`."""
+    key = ("livelab_stack_ws_messages_in_total", (("type", "vote"),))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{stack_url}/metrics", timeout=5) as resp:
+            if prom_samples(resp.read().decode()).get(key, 0) >= 1:
+                return True
+        time.sleep(0.1)
+    return False
+
+
 def need_chromium() -> None:
     if not CHROMIUM.exists():
         pytest.fail("chromium missing: `make test` installs it (apt-get install -y chromium)")
 
 
 @pytest.mark.slow
-def test_watch_page_from_another_origin_plays_chats_and_orders(
-    stack_url: str, tmp_path: Path
+def test_watch_page_from_another_origin_plays_chats_votes_and_orders(
+    stack_url: str, tmp_path: Path, prom_samples: Callable[[str], Any]
 ) -> None:
     need_chromium()
     html = files("stack").joinpath("watch.html").read_text(encoding="utf-8")
@@ -157,6 +189,9 @@ def test_watch_page_from_another_origin_plays_chats_and_orders(
     assert value["frames"] > 0 and value["currentTime"] > 0, value
     assert value["echo"] == "hello from another origin"
     assert value["order"] == "confirmed" and "confirmed" in value["orderText"]
+    assert "poll" in value["board"], value["board"]
+    assert value["voted"], value
+    assert wait_for_vote(stack_url, prom_samples), "the click's vote never reached the stack"
     assert result.errors == []
 
 
