@@ -54,7 +54,12 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.method == "OPTIONS":
         headers = dict(_PREFLIGHT_HEADERS)
         if request.path.startswith(("/whep/", "/whip/")):
-            headers["Accept-Patch"] = "application/trickle-ice-sdpfrag"
+            # The WHEP draft: an endpoint's OPTIONS says what it takes by POST; a session's
+            # (/whep/{room}/{session}) what it takes by PATCH.
+            if request.path.rstrip("/").count("/") == 2:
+                headers["Accept-Post"] = "application/sdp"
+            else:
+                headers["Accept-Patch"] = "application/trickle-ice-sdpfrag"
         return web.Response(status=204, headers=headers)
     try:
         response = await handler(request)

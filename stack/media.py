@@ -95,6 +95,10 @@ class MediaService:
             web.delete("/whip/{room}/{session}", self.handle_delete),
             web.patch("/whep/{room}/{session}", self.handle_patch),
             web.patch("/whip/{room}/{session}", self.handle_patch),
+            web.get("/whep/{room}", self.handle_get),
+            web.get("/whip/{room}", self.handle_get),
+            web.get("/whep/{room}/{session}", self.handle_get),
+            web.get("/whip/{room}/{session}", self.handle_get),
         ]
 
     async def _read_offer(self, request: web.Request) -> tuple[str, RTCSessionDescription]:
@@ -231,6 +235,13 @@ class MediaService:
         """PATCH <Location>: trickle ICE candidates (204); ICE restarts get 422 (stack.trickle)."""
         session = self._session(request)
         return await apply_trickle(request, session.pc, _etag(session))
+
+    async def handle_get(self, request: web.Request) -> web.Response:
+        """GET an endpoint or a session: `204`, no content (the WHEP draft; resources have no
+        representation); `404` for an unknown session."""
+        if "session" in request.match_info:
+            self._session(request)
+        return web.Response(status=204)
 
     def _session(self, request: web.Request) -> _Session:
         session = self.sessions.get(request.match_info["session"])

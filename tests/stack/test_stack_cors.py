@@ -53,6 +53,10 @@ def test_preflight_and_cors_headers_on_answers_and_errors() -> None:
                         assert name in allowed
                     exposed = resp.headers["Access-Control-Expose-Headers"].lower()
                     assert set(exposed.replace(" ", "").split(",")) == EXPOSED
+                    if path.count("/") == 2:  # a WHIP/WHEP endpoint
+                        assert resp.headers["Accept-Post"] == "application/sdp"
+                    elif path.count("/") == 3:  # a session
+                        assert resp.headers["Accept-Patch"] == "application/trickle-ice-sdpfrag"
             # An error a page must be able to read (no token) carries the headers too.
             url = f"{base}/api/rooms/demo/orders"
             async with s.post(url, json={"sku": "x"}, headers={"Origin": ORIGIN}) as resp:
@@ -105,11 +109,16 @@ def test_whep_session_etag_trickle_patch_and_delete() -> None:
             session = next(iter(server.media.sessions.values()))
             ice = session.pc.getTransceivers()[0].receiver.transport.transport
             assert [(c.ip, c.port) for c in ice.getRemoteCandidates()] == [("127.0.0.1", 40000)]
+            for resource in (url, f"{server.base_url}/whep/demo"):  # no representation
+                async with s.get(resource) as resp:
+                    assert resp.status == 204 and await resp.read() == b""
             async with s.delete(url, headers={"Origin": ORIGIN}) as resp:
                 assert resp.status == 200
                 assert resp.headers["Access-Control-Allow-Origin"] == "*"
             assert server.media.sessions == {}
             async with s.patch(url, data=frag, headers={**trickle, "If-Match": etag}) as resp:
+                assert resp.status == 404
+            async with s.get(url) as resp:
                 assert resp.status == 404
             await pc.close()
 
