@@ -25,6 +25,8 @@ $(CHROMIUM):
 # test_watch_browser.py): medooze's whip-whep from npm, pinned, into .npm-test/ (gitignored).
 WHEP_JS := .npm-test/node_modules/whip-whep/whep.js
 $(WHEP_JS):
+	command -v npm >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null)
 	mkdir -p .npm-test
 	npm install --prefix .npm-test --no-audit --no-fund --no-save whip-whep@1.2.0
 
