@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean constraints
+.PHONY: install npm-deps demo test lint bench clean constraints
 
 # Every version is pinned by constraints.txt (the dev tools too: CI treats warnings as errors).
 $(STAMP): pyproject.toml constraints.txt
@@ -22,6 +22,17 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+# A WHEP player written by another project, for the browser test of the stack (tests/stack/
+# test_watch_browser.py): medooze's whip-whep from npm, pinned, into .npm-test/ (gitignored).
+WHEP_JS := .npm-test/node_modules/whip-whep/whep.js
+$(WHEP_JS):
+	command -v npm >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null)
+	mkdir -p .npm-test
+	npm install --prefix .npm-test --no-audit --no-fund --no-save whip-whep@1.2.0
+
+npm-deps: $(WHEP_JS)
+
 # The main job on the embedded default: the reference stack on loopback.
 demo: install
 	$(BIN)/livelab run scenarios/demo.toml --out runs/demo
@@ -32,7 +43,7 @@ lint: install
 	$(BIN)/mypy
 
 # Every test, slow and media ones included (`-m ''` lifts the default `not slow`).
-test: install $(CHROMIUM)
+test: install $(CHROMIUM) $(WHEP_JS)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m ''
@@ -48,4 +59,4 @@ constraints: install
 	  | grep -v '^livelab'; } > constraints.new && mv constraints.new constraints.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .npm-test

@@ -1,8 +1,9 @@
 """WHIP ingest and WHEP egress (IETF WHIP/WHEP): SDP offer in, 201 + answer + Location out.
 
 One `VideoHub` per room. WHEP viewers get a `ForwardTrack` (packets, never an encoder); a WHIP
-publisher's receiver feeds the hub through `stack.ingest`. aiortc does not trickle, so the answer
-carries every candidate (only 127.0.0.1 when serving locally, see `stack.ice`).
+publisher's receiver feeds the hub through `stack.ingest`. The answer carries every candidate of
+the stack (only 127.0.0.1 when serving locally, see `stack.ice`); a client may trickle its own by
+PATCH (`stack.trickle`). CORS for browser pages is `stack.cors`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from stack.fanout import VideoHub
 from stack.httperr import ApiError
 from stack.ice import rtc_configuration
 from stack.ingest import attach_forwarder
+from stack.trickle import TRICKLE_CONTENT_TYPE, apply_trickle
 
 __all__ = ["MediaService", "MediaStats"]
 
@@ -107,6 +109,12 @@ class MediaService:
             web.post("/whip/{room}", self.handle_whip),
             web.delete("/whep/{room}/{session}", self.handle_delete),
             web.delete("/whip/{room}/{session}", self.handle_delete),
+            web.patch("/whep/{room}/{session}", self.handle_patch),
+            web.patch("/whip/{room}/{session}", self.handle_patch),
+            web.get("/whep/{room}", self.handle_get),
+            web.get("/whip/{room}", self.handle_get),
+            web.get("/whep/{room}/{session}", self.handle_get),
+            web.get("/whip/{room}/{session}", self.handle_get),
         ]
 
     async def _read_offer(self, request: web.Request) -> tuple[str, RTCSessionDescription]:
@@ -175,11 +183,15 @@ class MediaService:
 
     def _created(self, request: web.Request, session: _Session, sdp: str) -> web.Response:
         location = f"/{session.kind}/{session.room}/{session.id}"
+        headers = {
+            "Location": location,
+            "ETag": _etag(session),
+            "Accept-Patch": TRICKLE_CONTENT_TYPE,
+        }
+        if self._stun:
+            headers["Link"] = f'<{self._stun}>; rel="ice-server"'
         return web.Response(
-            status=201,
-            body=sdp.encode(),
-            content_type="application/sdp",
-            headers={"Location": location, "ETag": f'"{session.id}"'},
+            status=201, body=sdp.encode(), content_type="application/sdp", headers=headers
         )
 
     async def handle_whep(self, request: web.Request) -> web.Response:
@@ -243,11 +255,27 @@ class MediaService:
 
     async def handle_delete(self, request: web.Request) -> web.Response:
         """DELETE <Location>: end a WHIP or WHEP session."""
+        session = self._session(request)
+        await self._close_session(session.id)
+        return web.Response(status=200)
+
+    async def handle_patch(self, request: web.Request) -> web.Response:
+        """PATCH <Location>: trickle ICE candidates (204); ICE restarts get 422 (stack.trickle)."""
+        session = self._session(request)
+        return await apply_trickle(request, session.pc, _etag(session))
+
+    async def handle_get(self, request: web.Request) -> web.Response:
+        """GET an endpoint or a session: `204`, no content (the WHEP draft; resources have no
+        representation); `404` for an unknown session."""
+        if "session" in request.match_info:
+            self._session(request)
+        return web.Response(status=204)
+
+    def _session(self, request: web.Request) -> _Session:
         session = self.sessions.get(request.match_info["session"])
         if session is None or session.room != request.match_info["room"]:
             raise _http_error(404, "no_session", "no such session")
-        await self._close_session(session.id)
-        return web.Response(status=200)
+        return session
 
     async def _close_session(self, session_id: str) -> None:
         session = self.sessions.pop(session_id, None)
@@ -311,6 +339,11 @@ def _transport_problem(offer: SessionDescription) -> str | None:
         if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
             return f"m={media.kind} has no a=ice-ufrag and a=ice-pwd"
     return None
+
+
+def _etag(session: _Session) -> str:
+    # One ICE session per media session (no restarts), so the session id is a strong tag.
+    return f'"{session.id}"'
 
 
 def _http_error(status: int, code: str, message: str) -> ApiError:

@@ -67,6 +67,7 @@ async def serve(
                 "media will be reachable from other machines; ICE gathers all interfaces."
             )
         say(f"listening on {server.base_url}")
+        say(f"watch in a browser: {server.base_url}/watch/{options.room}")
         if options.host == "synthetic":
             say(f"synthetic host in room {options.room!r}: {server.base_url}/whep/{options.room}")
         if ready_file:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from stack.api import api_routes
 from stack.audio import SyntheticAudio
+from stack.cors import cors_middleware
 from stack.faults import Faults
 from stack.httperr import ApiError
 from stack.ledger import Ledger
@@ -24,6 +25,7 @@ from stack.schedule import HostSchedule
 from stack.synthetic import SyntheticHost
 from stack.tokens import Claims, TokenError, TokenSigner
 from stack.vp8 import Vp8Settings
+from stack.watchpage import watch_routes
 from stack.ws import handle_ws
 
 __all__ = ["StackServer"]
@@ -66,8 +68,11 @@ class StackServer:
 
     # wiring ------------------------------------------------------------------------------------
     def build_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024)
+        app = web.Application(
+            middlewares=[cors_middleware, self._middleware], client_max_size=64 * 1024
+        )
         app.add_routes(api_routes(self))
+        app.add_routes(watch_routes(self.room_name))
         app.add_routes(self.media.routes())
         app.add_routes([web.get("/api/rooms/{room}/ws", self._ws)])
         app.on_startup.append(self._startup)

@@ -79,9 +79,21 @@ def open_page(
     html_file: Path, profile_dir: Path, script: str, screenshot: Path, timeout: float = 60.0
 ) -> PageResult:
     """Load `html_file`, run `script` (an expression; promises awaited) and save a screenshot."""
+    return open_url(html_file.resolve().as_uri(), profile_dir, script, screenshot, timeout)
+
+
+def open_url(
+    url: str,
+    profile_dir: Path,
+    script: str,
+    screenshot: Path,
+    timeout: float = 60.0,
+    flags: tuple[str, ...] = (),
+) -> PageResult:
+    """Like `open_page` for any URL, with extra Chromium `flags` (web security stays on)."""
     deadline = time.monotonic() + timeout
     proc = subprocess.Popen(
-        [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile_dir}", "about:blank"],
+        [str(CHROMIUM), *FLAGS, *flags, f"--user-data-dir={profile_dir}", "about:blank"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -100,7 +112,7 @@ def open_page(
             cdp.call(domain, deadline)
         cdp.call("Emulation.setDeviceMetricsOverride", deadline, width=1280, height=900,
                  deviceScaleFactor=1, mobile=False)  # fmt: skip
-        cdp.call("Page.navigate", deadline, url=html_file.resolve().as_uri())
+        cdp.call("Page.navigate", deadline, url=url)
         cdp.wait_event("Page.loadEventFired", deadline)
         value = cdp.call(
             "Runtime.evaluate", deadline, expression=script, awaitPromise=True, returnByValue=True

@@ -67,7 +67,9 @@ def test_short_mini_peak_period_from_the_command_line() -> None:
 
     import aiohttp
 
-    proc, base = start_stack_process(["--publisher", "none", "--mini-peak-every", "1s"], timeout_s=30)
+    proc, base = start_stack_process(
+        ["--publisher", "none", "--mini-peak-every", "1s"], timeout_s=30
+    )
 
     async def first_peak() -> list[str]:
         async with aiohttp.ClientSession() as session:
