@@ -122,10 +122,11 @@ class ViewerClient:
         self.report("join_ms", self._ms(t0), True, None)
         return True
 
-    def order(self, price_cents: int) -> None:
+    def order(self, price_cents: int, key: str | None = None) -> None:
+        """POST one order under Idempotency-Key `key` (default: a fresh one)."""
         if not self.token and not self.join():
             return
-        key = self._id("order")
+        key = key or self._id("order")
         body: dict[str, Any] = {"sku": self.sku, "qty": 1, "price_cents": max(int(price_cents), 0)}
         headers = {"Authorization": f"Bearer {self.token}", "Idempotency-Key": key}
         url = f"{self.base_url}/api/rooms/{self.room}/orders"

@@ -30,6 +30,7 @@ from typing import Any
 
 from livelab.errors import RunError, TargetError
 from loadgen.plan.host_peaks import stack_peak_args
+from loadgen.run.adapter_check import check_adapter
 from loadgen.run.commands import (
     LocustSpec,
     locust_commands,
@@ -64,6 +65,7 @@ class RunOptions:
     panel: bool = True
     report: bool = True
     live_display: bool | None = None
+    adapter: str | None = None  # --adapter; None: the scenario's load.adapter
 
 
 @dataclass
@@ -181,6 +183,10 @@ class _Run:
             time.sleep(0.05)
         raise RunError(f"the reference stack was not ready within {STACK_READY_S:g} s")
 
+    def adapter_spec(self) -> str:
+        """The interaction adapter, "package.module:Class"; "" for livelab's own protocol."""
+        return self.opts.adapter if self.opts.adapter is not None else self.load.adapter
+
     def check_target(self) -> None:
         assert self.opts.target is not None
         self.base_url = self.opts.target.rstrip("/")
@@ -241,6 +247,7 @@ class _Run:
             workers=workers, external_workers=self.opts.external_workers,
             master_port=self.opts.master_port, web=self.opts.web, web_port=_free_port(),
             stop_timeout_s=self.load.drain_s + 5, relays=relays, abort=abort,
+            adapter=self.adapter_spec(),
         )  # fmt: skip
         cmds = locust_commands(spec)
         for name, cmd in cmds.items():
@@ -337,6 +344,8 @@ def run(
             try:
                 if options.target is not None:
                     r.check_target()  # a refused URL costs nothing: before the model runs
+                if r.adapter_spec():  # so does a broken adapter (a child imports it)
+                    check_adapter(r.adapter_spec(), _adapter_source(options))
                 r.simulate()
                 r.compile_plan()
                 if options.target is not None:
@@ -398,6 +407,10 @@ def _write_run_json(r: _Run, error: str | None = None, **extra: Any) -> None:
         **extra,
     }
     (r.out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def _adapter_source(options: RunOptions) -> str:
+    return "--adapter" if options.adapter is not None else "[load] adapter"
 
 
 def _free_port() -> int:
