@@ -397,6 +397,7 @@ def _write_run_json(r: _Run, error: str | None = None, **extra: Any) -> None:
         "target": r.base_url or r.opts.target,
         "reference_stack": r.opts.target is None,
         "stack_args": list(r.opts.stack_args),
+        "adapter": r.adapter_spec() or None,  # None: livelab's own protocol
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "elapsed_s": round(r.clock(), 2),
         "outages": r.monitor.outages if r.monitor else [],

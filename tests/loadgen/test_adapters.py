@@ -221,3 +221,41 @@ def test_an_adapter_that_raises_counts_failures_by_exception_and_the_run_goes_on
         ("ID", "adapter_error", "KeyError('like')"): 2,
         ("GB", "adapter_error", "KeyError('like')"): 1,
     }
+
+
+# A chatty audience that buys (everyone trusting after a minute) in a 20 s window at 1:100: a
+# few dozen viewers, hundreds of chats and a handful of orders across markets in ~30 s.
+BUYERS = [
+    a
+    for m in ("ID", "TH", "SA", "GB")
+    for kv in ("chat_per_min=60", "purchase_prob=1", "trust_min=1")
+    for a in ("--set", f"markets.{m}.behavior.{kv}")
+]
+
+
+@pytest.mark.slow
+def test_livelab_run_measures_chat_and_orders_per_market_on_a_socketio_stack(sio_server, tmp_path):
+    before = _stats(sio_server)
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [*LIVELAB, "run", "scenarios/demo.toml", "--target", sio_server, "--adapter", SIO,
+         "--no-panel", "--no-report", "--set", "load.scale=100", "--set", "load.actor_scale=100",
+         "--set", "load.window_s=20", *BUYERS, "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    after = _stats(sio_server)
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["meta"]["valid"], doc["meta"]["notes"]
+    markets = doc["markets"]
+    chats = sum(m["chat_rtt_ms"]["n"] for m in markets.values() if "chat_rtt_ms" in m)
+    assert chats > 100 and chats == after["chats"] - before.get("chats", 0)
+    orders = {code: m["order_ms"]["n"] for code, m in markets.items() if "order_ms" in m}
+    received = {k.split(".", 1)[1]: v - before.get(k, 0) for k, v in after.items()
+                if k.startswith("orders.") and v > before.get(k, 0)}  # fmt: skip
+    assert len(orders) >= 2 and orders == received  # every order measured, in its market
+    assert all(m["error_rate"]["value"] == 0.0 for m in markets.values())
+    assert "g2g_latency_ms" not in doc["overall"]  # no media: that stack has no WHEP
+    run = json.loads((out / "run.json").read_text())
+    assert run["target"] == sio_server and not run["reference_stack"]
+    assert run["adapter"] == SIO
