@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 Report = Callable[[str, float, bool, "str | None"], None]
-# The metric each scripted action is measured under (docs/protocol.md, docs/metrics.md);
+# The metric each scripted action is measured under (docs/protocol.md, docs/design.md);
 # like and leave have none: their failures go under ADAPTER_ERROR.
 METRIC_OF = {
     "join": "join_ms",

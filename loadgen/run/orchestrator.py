@@ -340,12 +340,12 @@ def run(
     interrupted = False
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
+        if r.adapter_spec():  # a broken adapter costs nothing either (a child imports it)
+            check_adapter(r.adapter_spec(), _adapter_source(options))
         with Progress(r.status, r.clock, live=options.live_display) as progress:
             try:
                 if options.target is not None:
                     r.check_target()  # a refused URL costs nothing: before the model runs
-                if r.adapter_spec():  # so does a broken adapter (a child imports it)
-                    check_adapter(r.adapter_spec(), _adapter_source(options))
                 r.simulate()
                 r.compile_plan()
                 if options.target is not None:
