@@ -55,6 +55,12 @@ class Load(BaseModel):
     drain_s: float = Field(
         15, ge=0, le=3600, description="wait after the last scheduled leave for answers, s"
     )
+    adapter: str = Field(
+        "",
+        pattern=r"^$|^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description='interaction adapter "package.module:Class" for a stack\'s own API '
+        '(docs/adapters.md); "" = livelab\'s own protocol',
+    )
     max_start_lag_s: float = Field(
         2.0, gt=0, le=600, description="p95 start lag above which the generator is saturated, s"
     )

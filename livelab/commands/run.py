@@ -48,6 +48,9 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     p.add_argument("--fault", action="append", default=[], metavar="K=V",
                    help="reference-stack fault, e.g. chat_delay_ms=800 (repeatable)")  # fmt: skip
+    p.add_argument("--adapter", metavar="MODULE:CLASS",
+                   help="interaction adapter for your own API (docs/adapters.md; default: "
+                   "[load] adapter, else livelab's own protocol)")  # fmt: skip
     p.add_argument("--no-panel", action="store_true", help="skip the media panel")
     p.add_argument("--no-report", action="store_true", help="do not call `livelab report`")
     p.add_argument(
@@ -93,8 +96,12 @@ def _worker(args: argparse.Namespace) -> int:
                 )
             ]
         )
+    if args.adapter:
+        from loadgen.run.adapter_check import check_adapter
+
+        check_adapter(args.adapter)
     spec = LocustSpec(host=args.target, plan=Path(args.plan), out=Path("."), room=args.room,
-                      external_workers=args.expect_workers)  # fmt: skip
+                      external_workers=args.expect_workers, adapter=args.adapter or "")  # fmt: skip
     cmd = locust_commands(spec)["locust"]
     cut = cmd.index("--livelab-out")
     cmd = [*cmd[:cut], "--worker", "--master-host", args.master_host,
@@ -125,6 +132,7 @@ def _run(args: argparse.Namespace) -> int:
         stack_args=extra,
         panel=not args.no_panel,
         report=not args.no_report,
+        adapter=args.adapter,
     )
     outcome = run(scenario, options, command=["livelab", *sys.argv[1:]])
     doc = outcome.metrics

@@ -25,7 +25,9 @@ import gevent
 from gevent.lock import BoundedSemaphore
 
 from loadgen.chaos.verdict import EVENTS_FILE
+from loadgen.locust import live_metrics as _live_metrics  # noqa: F401  (--livelab-metrics-port)
 from loadgen.locust import viewer as _viewer
+from loadgen.locust.adapters.reference import ReferenceAdapter
 from loadgen.locust.client import ViewerClient
 from loadgen.locust.runtime import RUNTIME
 from loadgen.locust.shape import PlanShape
@@ -62,8 +64,10 @@ class ChaosClient(ViewerClient):
     def _acked(self, ack: dict[str, Any]) -> None:
         _write({"ev": "ack", "viewer": self.script.id, **ack})
 
-    def order(self, price_cents: int, until: float | None = None) -> None:
-        super().order(price_cents, until=self.end_clock + ORDER_GRACE_S if until is None else until)
+    def order(self, price_cents: int, key: str | None = None, until: float | None = None) -> None:
+        if until is None:
+            until = self.end_clock + ORDER_GRACE_S
+        super().order(price_cents, key=key, until=until)
 
     def connect(self) -> bool:
         if self.closed:  # a reconnect greenlet that woke after the viewer left
@@ -89,7 +93,13 @@ class ChaosClient(ViewerClient):
         super().close(linger_s, stop)
 
 
+class ChaosAdapter(ReferenceAdapter):
+    """livelab's own protocol, spoken by a `ChaosClient`."""
+
+    client_class = ChaosClient
+
+
 class ChaosViewer(_viewer.Viewer):
     """The plan's viewer slot, playing each script with a `ChaosClient`."""
 
-    client_class = ChaosClient
+    adapter_class = ChaosAdapter

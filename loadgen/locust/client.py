@@ -135,10 +135,10 @@ class ViewerClient:
         self.report("join_ms", self._ms(t0), True, None)
         return True
 
-    def order(self, price_cents: int, until: float | None = None) -> None:
-        """POST one order with a fresh Idempotency-Key, retrying with the same key after a
-        network error, a 5xx, a 429 or a refused token (a retry is safe: the key makes it
-        idempotent).
+    def order(self, price_cents: int, key: str | None = None, until: float | None = None) -> None:
+        """POST one order under Idempotency-Key `key` (default: a fresh one), retrying with the
+        same key after a network error, a 5xx, a 429 or a refused token (a retry is safe: the
+        key makes it idempotent).
 
         Without `until`: one retry. With `until` (clock seconds): retry until acknowledged or
         the next sleep would pass `until`. Another 4xx is final (a retry would get the same
@@ -146,7 +146,7 @@ class ViewerClient:
         """
         if not self.token and not self.join():
             return
-        key = self._id("order")
+        key = key or self._id("order")
         body: dict[str, Any] = {"sku": self.sku, "qty": 1, "price_cents": max(int(price_cents), 0)}
         url = f"{self.base_url}/api/rooms/{self.room}/orders"
         t0 = self.clock()

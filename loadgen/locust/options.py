@@ -20,6 +20,7 @@ LIVELAB_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--livelab-workers", {"type": int, "default": 1, "help": "workers sharing the plan"}),
     ("--livelab-relays", {"default": "", "help": "JSON profile → host:port for WS"}),
     ("--livelab-linger-s", {"type": float, "default": 5.0, "help": "wait for replies, s"}),
+    ("--livelab-adapter", {"default": "", "help": "package.module:Class of the API"}),
 )
 
 

@@ -24,6 +24,9 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from loadgen.locust.adapter import Adapter
+from loadgen.locust.adapter_load import load_adapter
+from loadgen.locust.adapters import DEFAULT_ADAPTER
 from loadgen.locust.options import LIVELAB_OPTIONS, env_var
 from loadgen.locust.samples import SampleBook, percentile
 from loadgen.plan import Plan, Script, load_plan, share_of
@@ -63,6 +66,7 @@ class Runtime:
         self.out: Path | None = None
         self.finalised = False
         self.extra_notes: dict[str, Any] = {}  # e.g. "aborted" (loadgen.locust.abort)
+        self.adapter: type[Adapter] | None = None  # --livelab-adapter (loadgen.locust.adapter)
 
     # --- set-up ---------------------------------------------------------------------------
     def setup(self, env: Environment) -> None:
@@ -74,6 +78,7 @@ class Runtime:
         self.room = opts.livelab_room
         self.linger_s = float(opts.livelab_linger_s)
         self.base_url = (env.host or opts.host or "").rstrip("/")
+        self.adapter = load_adapter(opts.livelab_adapter or DEFAULT_ADAPTER)
         if opts.livelab_relays:
             self.relays = json.loads(Path(opts.livelab_relays).read_text())
         if opts.livelab_out and not isinstance(env.runner, WorkerRunner):
@@ -115,16 +120,25 @@ class Runtime:
 
     # --- samples --------------------------------------------------------------------------
     def report(
-        self, script: Script, metric: str, value_ms: float, ok: bool, error: str | None
+        self,
+        script: Script,
+        metric: str,
+        value_ms: float,
+        ok: bool,
+        error: str | None,
+        exc: BaseException | None = None,
     ) -> None:
-        """One measurement: into Locust's stats (type = market) and the exact sample book."""
+        """One measurement: into Locust's stats (type = market) and the exact sample book;
+        `exc`, when given, is the failure Locust files it under (an adapter's own exception)."""
         assert self.env is not None
+        if not ok and exc is None:
+            exc = RuntimeError(error or "failed")
         self.env.events.request.fire(
             request_type=script.market,
             name=metric,
             response_time=value_ms,
             response_length=0,
-            exception=RuntimeError(error or "failed") if not ok else None,
+            exception=None if ok else exc,
             context={"profile": script.profile},
         )
         self.book.add(metric, script.market, script.profile, value_ms, ok, self.now_s())

@@ -2,24 +2,43 @@
 """The Locust user: a slot that plays the plan's viewer scripts one after another.
 
 A user takes the next script of its process's share (by join time), sleeps until the join,
-joins over HTTP, opens the WebSocket and performs each action at its scheduled time, then
-leaves (waiting up to `--livelab-linger-s` for outstanding replies) and takes the next script.
+has its adapter (`--livelab-adapter`, default livelab's own protocol; see
+`loadgen.locust.adapter`) join, connect and perform each action at its scheduled time, then
+leave (waiting up to `--livelab-linger-s` for outstanding replies), and takes the next script.
+An exception out of the adapter counts as one failure of that action, filed in Locust's stats
+under the exception itself (so under its type's name), and the script goes on.
 How late a script or an action starts against its schedule is recorded (`start_lag_ms`,
 `action_lag_ms`): a generator that cannot keep up shows it there. Only imported by Locust.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+import gevent
 from locust import User, constant, task
 from locust.exception import StopUser
 
-from loadgen.locust.client import REPLY_TIMEOUT_S, ViewerClient
+from loadgen.locust.adapter import (
+    ADAPTER_ERROR,
+    METRIC_OF,
+    Adapter,
+    AdapterContext,
+    AlreadyRecorded,
+)
+from loadgen.locust.client import REPLY_TIMEOUT_S
 from loadgen.locust.runtime import RUNTIME
 from loadgen.plan import Script
 
 __all__ = ["Viewer"]
+
+log = logging.getLogger(__name__)
+
+_RUN_NONCE = secrets.token_hex(6)  # per process; a process plays each script at most once
 
 # Longest single sleep, so a stop (end of test, Ctrl-C) is noticed within this many seconds.
 _NAP_S = 0.25
@@ -39,8 +58,9 @@ class Viewer(User):
     """One virtual viewer slot (see the module docstring)."""
 
     wait_time = constant(0)
-    # The client each script is played with; a subclass may swap in its own (chaos runs).
-    client_class: type[ViewerClient] = ViewerClient
+    # The adapter each script is played with: None for the run's (`--livelab-adapter`); a
+    # subclass may fix its own (chaos runs).
+    adapter_class: type[Adapter] | None = None
 
     @task
     def play_next(self) -> None:
@@ -64,7 +84,9 @@ class Viewer(User):
         def report(metric: str, value_ms: float, ok: bool, error: str | None) -> None:
             RUNTIME.report(script, metric, value_ms, ok, error)
 
-        client = self.client_class(
+        adapter = self.adapter_class or RUNTIME.adapter
+        assert adapter is not None  # loaded by RUNTIME.setup
+        ctx = AdapterContext(
             RUNTIME.base_url,
             RUNTIME.room,
             script,
@@ -72,44 +94,70 @@ class Viewer(User):
             ws_address=RUNTIME.relays.get(script.profile),
             referral_codes=RUNTIME.codes,
         )
+        client = _guarded(script, "join", lambda: adapter(ctx), None)
+        if client is None:
+            _finish(script)
+            return
         try:
             self._run_actions(client, script)
         finally:
-            client.close(RUNTIME.linger_s, RUNTIME.stopping.is_set)
+            linger = partial(client.close, RUNTIME.linger_s, RUNTIME.stopping.is_set, gevent.sleep)
+            _guarded(script, "leave", linger, None)
             RUNTIME.disconnects += client.disconnects
             RUNTIME.order_replays += client.replays
-            RUNTIME.active -= 1
-            by_market[script.market] -= 1
-            RUNTIME.finished += 1
+            _finish(script)
 
-    def _run_actions(self, client: ViewerClient, script: Script) -> None:
-        handlers: dict[str, Any] = {
+    def _run_actions(self, client: Adapter, script: Script) -> None:
+        # The order's idempotency key is stable for this script in this run (a retry must not
+        # order twice) and new in every run (a replayed plan orders again).
+        order_key = f"order-{script.id}-{_RUN_NONCE}"
+        handlers: dict[str, Callable[[], Any]] = {
             "chat": client.chat,
             "like": client.like,
             "question": client.question,
             "share": client.share,
-            "order": lambda: client.order(script.order_cents),
+            "order": lambda: client.order(script.order_cents, order_key),
         }
         for t, kind in script.actions:
             if not _sleep_until(t):
                 return
-            client.expire(REPLY_TIMEOUT_S)
+            _guarded(script, "expire", lambda: client.expire(REPLY_TIMEOUT_S), None)
             if kind == "join":
-                client.join()
+                _guarded(script, kind, client.join, False)
                 continue
             if kind == "leave":
                 return
             if kind != "connect":
                 RUNTIME.health(script, "action_lag_ms", RUNTIME.now_s() - t)
             if kind == "order":  # HTTP: needs no socket
-                handlers[kind]()
+                _guarded(script, kind, handlers[kind], None)
                 continue
-            if not client.ensure_connected(until=RUNTIME.clock_at(script.end_s)):
+            until = RUNTIME.clock_at(script.end_s)
+            if not _guarded(script, "connect", partial(client.ensure_connected, until), False):
                 continue
             if kind == "connect":
                 continue
             if kind == "vote":
-                if not client.vote():
+                if _guarded(script, kind, client.vote, True) is False:
                     RUNTIME.votes_skipped += 1
                 continue
-            handlers[kind]()
+            _guarded(script, kind, handlers[kind], None)
+
+
+def _guarded(script: Script, kind: str, call: Callable[[], Any], failed: Any) -> Any:
+    """`call()`, or `failed` when it raised: the exception is one failure of action `kind`
+    (its metric, or ADAPTER_ERROR for actions without one), filed under the exception."""
+    try:
+        return call()
+    except AlreadyRecorded:  # Adapter.timed counted it already
+        return failed
+    except Exception as exc:  # a team's adapter may raise anything: count it, go on
+        log.debug("adapter %s raised in %s: %r", script.id, kind, exc)
+        RUNTIME.report(script, METRIC_OF.get(kind, ADAPTER_ERROR), 0.0, False, None, exc=exc)
+        return failed
+
+
+def _finish(script: Script) -> None:
+    RUNTIME.active -= 1
+    RUNTIME.active_by_market[script.market] -= 1
+    RUNTIME.finished += 1

@@ -64,6 +64,7 @@ class LocustSpec:
     relays: Path | None = None
     abort: Path | None = None  # abortOnFail gates for the master (loadgen.run.abort)
     metrics_port: int = 0  # the master's live Prometheus metrics (0: a free port; -1: off)
+    adapter: str = ""  # "package.module:Class" (loadgen.locust.adapter); "": livelab's protocol
 
 
 def _common(spec: LocustSpec, workers: int) -> list[str]:
@@ -78,6 +79,8 @@ def _common(spec: LocustSpec, workers: int) -> list[str]:
     ]  # fmt: skip
     if spec.relays is not None:
         args += ["--livelab-relays", str(spec.relays)]
+    if spec.adapter:
+        args += ["--livelab-adapter", spec.adapter]
     return args
 
 

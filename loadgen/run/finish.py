@@ -208,6 +208,7 @@ def write_run_info(
         "target": r.base_url or r.options.target,
         "reference_stack": r.reference_stack,
         "stack_args": list(r.options.stack_args),
+        "adapter": r.adapter or None,  # None: livelab's own protocol
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall_clock())),
         "elapsed_s": round(r.elapsed_s, 2),
         "outages": [list(o) for o in r.outages],

@@ -30,6 +30,7 @@ from typing import Any
 from livelab.errors import RunError, TargetError
 from loadgen.plan.host_peaks import stack_peak_args
 from loadgen.run import finish as finishing
+from loadgen.run.adapter_check import check_adapter
 from loadgen.run.commands import (
     LocustSpec,
     locust_commands,
@@ -40,7 +41,7 @@ from loadgen.run.commands import (
 from loadgen.run.live_metrics import live_metrics_line
 from loadgen.run.procs import Child, Children
 from loadgen.run.progress import Progress, Status
-from loadgen.run.record import RunOptions, RunOutcome, RunRecord
+from loadgen.run.record import RunOptions, RunOutcome, RunRecord, adapter_spec
 from loadgen.run.target import HealthMonitor, check_allowed, fetch, is_loopback, wait_healthy
 from netem_profiles import free_port
 from stack import poll_until, read_ready
@@ -162,6 +163,10 @@ class _Run:
         self.base_url = _ready(child, lambda: read_ready(ready), STACK_READY_S,
                                "the reference stack")  # fmt: skip
 
+    def adapter_spec(self) -> str:
+        """The interaction adapter, "package.module:Class"; "" for livelab's own protocol."""
+        return adapter_spec(self.opts, self.load)
+
     def check_target(self) -> None:
         assert self.opts.target is not None
         self.base_url = self.opts.target.rstrip("/")
@@ -211,6 +216,7 @@ class _Run:
             workers=workers, external_workers=self.opts.external_workers,
             master_port=self.opts.master_port, web=self.opts.web, web_port=free_port(),
             stop_timeout_s=self.load.drain_s + 5, relays=relays, abort=abort,
+            adapter=self.adapter_spec(),
         )  # fmt: skip
         cmds = locust_commands(spec)
         for name, cmd in cmds.items():
@@ -300,6 +306,8 @@ def run(
     interrupted = False
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
+        if r.adapter_spec():  # a broken adapter costs nothing either (a child imports it)
+            check_adapter(r.adapter_spec(), _adapter_source(options))
         with Progress(r.status, r.clock, live=options.live_display) as progress:
             try:
                 if options.target is not None:
@@ -357,6 +365,10 @@ def _ready(child: Child, probe: Callable[[], str | None], timeout_s: float, what
         raise RunError(f"{what} exited before it was ready:\n{child.log_tail()}") from None
     except TimeoutError:
         raise RunError(f"{what} was not ready within {timeout_s:g} s") from None
+
+
+def _adapter_source(options: RunOptions) -> str:
+    return "--adapter" if options.adapter is not None else "[load] adapter"
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunOptions", "RunOutcome", "RunRecord"]
+__all__ = ["RunOptions", "RunOutcome", "RunRecord", "adapter_spec"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class RunOptions:
     panel: bool = True
     report: bool = True
     live_display: bool | None = None
+    adapter: str | None = None  # --adapter; None: the scenario's load.adapter
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class RunRecord:
     notes: tuple[str, ...] = ()
 
     @property
+    def adapter(self) -> str:
+        """The interaction adapter, "package.module:Class"; "" for livelab's own protocol."""
+        return adapter_spec(self.options, self.scenario.load)
+
+    @property
     def out(self) -> Path:
         """The run directory."""
         return self.options.out
@@ -75,3 +81,8 @@ class RunOutcome:
     metrics: dict[str, Any]
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+
+
+def adapter_spec(options: RunOptions, load: Any) -> str:
+    """`--adapter` if given, else the scenario's `[load] adapter` ("": livelab's own protocol)."""
+    return options.adapter if options.adapter is not None else str(load.adapter)
