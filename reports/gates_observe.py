@@ -3,7 +3,9 @@
 Whole-run figures come from `metrics.json` (a percentile it lacks is computed from the run's
 samples when it kept them). Windowed figures come from time-stamped data: samples (Locust's
 exact samples or the model's per-viewer arrays), else `timeseries.csv`. A gate on something the
-run does not have raises `GateError` (exit 2) naming the key; see `docs/gates.md`.
+run does not have raises `GateError` (exit 2) naming the key; see `docs/gates.md`. In a run an
+abortOnFail gate stopped, a measured figure the load never reached (no orders yet) is observed
+as none (`n` = 0) and its gate fails, instead.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from livelab.errors import GateError, Problem
 from reports.gates import MINI_PEAK_KINDS, Gate, Verdict, Window, problem
+from reports.metrics import MEASURED
 from reports.report_data import RunData, SampleSet
 
 __all__ = ["evaluate", "evaluate_all", "observe", "resolve_window", "stat_of"]
@@ -31,6 +34,12 @@ def _scope_name(gate: Gate) -> str:
     if gate.profile:
         return f"profiles.{gate.profile}"
     return "overall"
+
+
+def _aborted(doc: Mapping[str, Any]) -> bool:
+    """Whether an abortOnFail gate stopped the run's load early (`meta.generator.aborted`)."""
+    generator = doc.get("meta", {}).get("generator", {})
+    return isinstance(generator, Mapping) and bool(generator.get("aborted"))
 
 
 def _entry(gate: Gate, doc: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -56,6 +65,8 @@ def _entry(gate: Gate, doc: Mapping[str, Any]) -> Mapping[str, Any]:
     else:
         scope = section.get("overall", {})
     entry = scope.get(gate.metric)
+    if entry is None and gate.metric in MEASURED and _aborted(doc):
+        return {}  # the abort stopped the load before this figure had a sample
     if not isinstance(entry, Mapping):
         raise _Missing(f"no metric {gate.metric!r} under {_scope_name(gate)} in the run")
     return entry
@@ -88,6 +99,8 @@ def _samples_for(gate: Gate, run: RunData) -> SampleSet | None:
 def _from_document(gate: Gate, run: RunData) -> float | None:
     entry = _entry(gate, run.metrics)
     stat = gate.stat
+    if not entry:  # not measured in this run: no samples (n = 0), no other figure
+        return 0.0 if stat == "n" else None
     if stat is None:
         if "value" not in entry:
             have = ", ".join(sorted(entry))
