@@ -49,7 +49,7 @@ class ViewerSpec:
 
     index: int
     profile: str
-    kind: str = "lite"  # "probe" | "lite"
+    kind: str = "lite"  # "probe" | "lite" | "browser"
     receiver: str = "fixed"  # "fixed" | "stock"
     seed: int = 0
 
@@ -71,6 +71,8 @@ class ViewerRaw:
     candidates: list[str] = field(default_factory=list)  # hosts in our offer's a=candidate
     remote_candidates: list[str] = field(default_factory=list)  # and in the answer's
     error: str | None = None
+    # Browser viewers: their Chromium's samples, "cpu_pct" (% of one core) and "rss_mb".
+    resources: dict[str, list[float]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Per-viewer figures for panel.json (no raw series)."""
@@ -88,6 +90,7 @@ class ViewerRaw:
             "index": self.spec.index,
             "profile": self.spec.profile,
             "kind": self.spec.kind,
+            "viewer_kind": self.spec.kind,
             "receiver": self.spec.receiver,
             "process": self.process,
             "error": self.error,
