@@ -15,9 +15,11 @@ from typing import Any
 
 from loadgen.panel.health import HealthLimits, judge_health
 
-__all__ = ["BrowserHealth", "TreeSampler", "judge_browser"]
+__all__ = ["SAMPLE_S", "BrowserHealth", "TreeSampler", "judge_browser"]
 
 log = logging.getLogger(__name__)
+
+SAMPLE_S = 1.0  # a browser viewer samples its Chromium (and drains its page) once a second
 
 
 @dataclass

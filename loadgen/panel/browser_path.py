@@ -108,7 +108,9 @@ class BrowserPath:
         return urlunsplit(parts._replace(scheme="http", netloc=f"{host}:{port}"))
 
     async def _relay(self, profile: Profile, target: tuple[str, int]) -> tuple[str, int]:
-        relay = UdpRelay(profile, (LOOPBACK, 0), target, rng=random.Random(self.rng.getrandbits(64)))
+        relay = UdpRelay(
+            profile, (LOOPBACK, 0), target, rng=random.Random(self.rng.getrandbits(64))
+        )
         self.udp.append(relay)
         return await relay.start()
 

@@ -1,7 +1,8 @@
 """Headless Chromium (Debian's ``/usr/bin/chromium``) started and driven over the DevTools protocol.
 
-`launch` starts one browser with its own profile directory and ``--remote-debugging-port=0``,
-reads the port from ``DevToolsActivePort`` and returns a `Chromium`. The browser runs in its own
+`launch` (`start`, then `wait_devtools`) starts one browser with its own profile directory and
+``--remote-debugging-port=0``, reads the port from ``DevToolsActivePort`` and returns a
+`Chromium`. The browser runs in its own
 session (process group), so a terminal's Ctrl-C reaches the panel, not the browser, and
 `Chromium.kill` ends the whole tree (renderer, GPU and utility processes) with one ``killpg``.
 With ``die_with_parent`` the kernel SIGKILLs the browser when the process that launched it dies
@@ -28,7 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BASE_FLAGS", "CHROMIUM", "Cdp", "Chromium", "launch"]
+__all__ = [
+    "BASE_FLAGS",
+    "CHROMIUM",
+    "Cdp",
+    "Chromium",
+    "die_with_parent",
+    "launch",
+    "start",
+    "wait_devtools",
+]
 
 CHROMIUM = Path("/usr/bin/chromium")
 BASE_FLAGS = (
@@ -49,6 +59,18 @@ _PR_SET_PDEATHSIG = 1
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux; a no-op elsewhere),
+    and die now if the parent is already gone (the request would come too late)."""
+    parent = os.getppid()
+    try:
+        _die_with_parent()
+    except (OSError, AttributeError):  # no prctl: the parent's own cleanup has to do
+        return
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -86,20 +108,19 @@ class Chromium:
             self.proc.wait(timeout=30)
 
 
-def launch(
+def start(
     profile_dir: Path,
     flags: Sequence[str] = (),
     *,
     url: str = "about:blank",
-    timeout_s: float = 30.0,
     die_with_parent: bool = True,
 ) -> Chromium:
-    """Start `CHROMIUM` with `BASE_FLAGS` + ``flags`` on ``url``; wait (≤ ``timeout_s`` s) for
-    its DevTools endpoint. Raises `FileNotFoundError` without Chromium and `TimeoutError`
-    (after killing it) when the endpoint does not appear."""
+    """Start `CHROMIUM` with `BASE_FLAGS` + ``flags`` on ``url`` (port not known yet: see
+    `wait_devtools`). With ``die_with_parent`` the browser is SIGKILLed when the *thread* that
+    called this ends, so call it from a thread that lives as long as the browser should (the
+    event loop's). Raises `FileNotFoundError` without Chromium."""
     if not CHROMIUM.exists():
         raise FileNotFoundError(f"{CHROMIUM} not found: install Debian's chromium package")
-    deadline = time.monotonic() + timeout_s
     proc = subprocess.Popen(
         [str(CHROMIUM), *BASE_FLAGS, *flags, f"--user-data-dir={profile_dir}", url],
         stdout=subprocess.DEVNULL,
@@ -108,20 +129,40 @@ def launch(
         start_new_session=True,
         preexec_fn=_die_with_parent if die_with_parent else None,
     )
-    browser = Chromium(proc=proc, port=0, profile_dir=profile_dir)
-    port_file = profile_dir / "DevToolsActivePort"
+    return Chromium(proc=proc, port=0, profile_dir=profile_dir)
+
+
+def wait_devtools(browser: Chromium, timeout_s: float = 30.0) -> int:
+    """Wait (≤ ``timeout_s`` s) for the browser's ``DevToolsActivePort``; sets and returns the
+    port. Raises `TimeoutError` (after killing the browser) when it does not appear."""
+    deadline = time.monotonic() + timeout_s
+    port_file = browser.profile_dir / "DevToolsActivePort"
     try:
         while not port_file.exists() or not port_file.read_text().strip():
-            if time.monotonic() > deadline or proc.poll() is not None:
+            if time.monotonic() > deadline or browser.proc.poll() is not None:
                 raise TimeoutError(
                     f"chromium did not start its DevTools endpoint in {timeout_s:g} s "
-                    f"(exit code {proc.poll()})"
+                    f"(exit code {browser.proc.poll()})"
                 )
             time.sleep(0.05)
         browser.port = int(port_file.read_text().split()[0])
     except BaseException:
         browser.kill()
         raise
+    return browser.port
+
+
+def launch(
+    profile_dir: Path,
+    flags: Sequence[str] = (),
+    *,
+    url: str = "about:blank",
+    timeout_s: float = 30.0,
+    die_with_parent: bool = True,
+) -> Chromium:
+    """`start` then `wait_devtools`: a browser whose DevTools endpoint answers."""
+    browser = start(profile_dir, flags, url=url, die_with_parent=die_with_parent)
+    wait_devtools(browser, timeout_s)
     return browser
 
 
@@ -175,7 +216,8 @@ class Cdp:
         while time.monotonic() < deadline:
             msg = json.loads(self.ws.recv())
             if msg.get("method") == method:
-                return msg
+                event: dict[str, Any] = msg
+                return event
             self.events.append(msg)
         raise TimeoutError(method)
 

@@ -30,16 +30,17 @@ import random
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from loadgen.panel.browser_health import SAMPLE_S, TreeSampler
 from loadgen.panel.browser_page import PageServer
 from loadgen.panel.browser_path import BrowserPath
-from loadgen.panel.browser_process import Cdp, Chromium, launch
+from loadgen.panel.browser_process import Cdp, Chromium, start, wait_devtools
 from loadgen.panel.viewer import NO_VIDEO_AFTER_S, ViewerRaw, ViewerSpec, wall_ms
 
-__all__ = ["WEBRTC_FLAGS", "BrowserViewer"]
+__all__ = ["WEBRTC_FLAGS", "BrowserViewer", "browser_pages"]
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,22 @@ WEBRTC_FLAGS = (
     "--disable-backgrounding-occluded-windows",
     "--window-size=800,480",
 )
-POLL_S = 1.0
 START_TIMEOUT_S = 30.0  # launch and page load on a busy machine
 CALL_TIMEOUT_S = 10.0
+
+
+@contextlib.asynccontextmanager
+async def browser_pages(specs: list[ViewerSpec]) -> AsyncIterator[PageServer | None]:
+    """The process's `PageServer` while it runs, or None when ``specs`` has no browser."""
+    if not any(s.kind == "browser" for s in specs):
+        yield None
+        return
+    pages = PageServer()
+    await pages.start()
+    try:
+        yield pages
+    finally:
+        await pages.close()
 
 
 class BrowserViewer:
@@ -95,16 +109,12 @@ class BrowserViewer:
         cdp = self._cdp
         if cdp is None:
             raise RuntimeError("no DevTools session")
-        return await asyncio.to_thread(
-            cdp.evaluate, expression, time.monotonic() + CALL_TIMEOUT_S
-        )
+        return await asyncio.to_thread(cdp.evaluate, expression, time.monotonic() + CALL_TIMEOUT_S)
 
     async def run(self) -> ViewerRaw:
         """Join, watch, leave; never raises for a failed viewer (``raw.error``), only for
         cancellation."""
         from netem_profiles.loader import load_profile
-
-        from loadgen.panel.browser_health import TreeSampler
 
         self.raw.join_start_ms = self.clock_ms()
         path = BrowserPath(
@@ -115,13 +125,11 @@ class BrowserViewer:
         try:
             await path.start()
             self.pages.paths[self.spec.index] = path
-            self.browser = await asyncio.to_thread(
-                launch,
-                profile_dir,
-                WEBRTC_FLAGS,
-                url=self.pages.page_url(self.spec.index),
-                timeout_s=START_TIMEOUT_S,
+            # Started from the loop's thread: the browser dies with it (PR_SET_PDEATHSIG).
+            self.browser = start(
+                profile_dir, WEBRTC_FLAGS, url=self.pages.page_url(self.spec.index)
             )
+            await asyncio.to_thread(wait_devtools, self.browser, START_TIMEOUT_S)
             sampler = TreeSampler(self.browser.pid)
             sampler.sample()
             ws_url = await asyncio.to_thread(self.browser.page_ws_url)
@@ -162,7 +170,7 @@ class BrowserViewer:
             if remaining_s <= 0 or self.stop_event.is_set():
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop_event.wait(), min(POLL_S, remaining_s))
+                await asyncio.wait_for(self.stop_event.wait(), min(SAMPLE_S, remaining_s))
             browser = self.browser
             if browser is None or not browser.alive():
                 code = browser.proc.returncode if browser else None
