@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from loadgen.panel.browser_path import BrowserPath, BrowserRefused
@@ -88,11 +89,17 @@ class PageServer:
             status, body = await path.offer(await request.text())
         except BrowserRefused as exc:
             return web.Response(status=403, text=str(exc))
+        except (aiohttp.ClientError, OSError) as exc:  # the target (or its relay) failed us
+            path.error = f"WHEP POST to {path.whep_url} failed: {type(exc).__name__}: {exc}"
+            return web.Response(status=502, text=path.error)
         headers = {"Location": f"/v/{request.match_info['index']}/session"} if status == 201 else {}
         return web.Response(
             status=status, text=body, content_type="application/sdp", headers=headers
         )
 
     async def _delete(self, request: web.Request) -> web.Response:
-        status = await self._path(request).delete()
+        try:
+            status = await self._path(request).delete()
+        except (aiohttp.ClientError, OSError) as exc:
+            return web.Response(status=502, text=f"WHEP DELETE failed: {exc}")
         return web.Response(status=status or 404)

@@ -54,6 +54,18 @@ BASE_FLAGS = (
     "--remote-debugging-port=0",
 )
 _PR_SET_PDEATHSIG = 1
+# Chromium puts its SingletonSocket under $TMPDIR and aborts when the socket path passes the
+# 108 bytes of a Unix socket address; a deep TMPDIR (pytest's, for one) is swapped for /tmp.
+_MAX_TMPDIR = 60
+
+
+def _env() -> dict[str, str]:
+    import tempfile
+
+    env = dict(os.environ)
+    if len(tempfile.gettempdir()) > _MAX_TMPDIR:
+        env["TMPDIR"] = "/tmp"
+    return env
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -126,6 +138,7 @@ def start(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
+        env=_env(),
         start_new_session=True,
         preexec_fn=_die_with_parent if die_with_parent else None,
     )

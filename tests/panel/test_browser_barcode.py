@@ -21,6 +21,8 @@ from stack import barcode
 from stack.picture import PictureSource
 from stack.vp8 import Vp8Settings, Vp8Source
 
+pytestmark = pytest.mark.slow
+
 T0 = 1_764_000_000_000
 
 
