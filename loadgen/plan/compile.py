@@ -133,6 +133,7 @@ def compile_plan(
     probe_share: float = 0.5,
     max_duration_s: float | None = None,
     source: Mapping[str, Any] | None = None,
+    kinds: Mapping[str, float] | None = None,
 ) -> Plan:
     """The load plan for `run` (see the module docstring). Deterministic for a given run."""
     seed = run.seed
@@ -170,7 +171,13 @@ def compile_plan(
         scripts=tuple(kept),
         panel={
             "viewers": panel_viewers,
-            "probes": round(panel_viewers * probe_share),
+            # `kinds` (probe/browser/lite shares) replaces the probe share when given.
+            "probes": (
+                apportion(panel_viewers, kinds).get("probe", 0)
+                if kinds
+                else round(panel_viewers * probe_share)
+            ),
+            "browsers": apportion(panel_viewers, kinds).get("browser", 0) if kinds else 0,
             "profiles": apportion(panel_viewers, mix),
         },
         events=tuple(events),

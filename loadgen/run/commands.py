@@ -118,6 +118,7 @@ def panel_command(
     *,
     seed: int,
     allow_remote: bool = False,
+    browsers: int = 0,
 ) -> list[str]:
     mix = ",".join(f"{name}:{count}" for name, count in sorted(profiles.items()))
     viewers = sum(profiles.values())
@@ -129,6 +130,8 @@ def panel_command(
     ]  # fmt: skip
     if allow_remote:
         cmd.append("--allow-remote")
+    if browsers:
+        cmd += ["--browsers", str(min(browsers, max(0, viewers - probes)))]
     return cmd
 
 

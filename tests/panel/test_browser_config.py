@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,22 @@ def test_browser_health_counts_cpu_and_memory() -> None:
     assert blip.valid  # two seconds are not "sustained" for 3 s
     fat = judge_browser(5, [10.0] * 4, [300.0, 2000.0], 1.0, limits)
     assert not fat.valid and "memory 2000 MB" in fat.note
+
+
+def test_scenario_load_takes_kinds_and_the_run_passes_browsers_on() -> None:
+    from pydantic import ValidationError
+
+    from loadgen.plan.compile import apportion
+    from loadgen.run.commands import panel_command
+    from scenarios.load import Load
+
+    load = Load(panel_viewers=20, panel_kinds={"lite": 0.8, "probe": 0.15, "browser": 0.05})
+    assert apportion(20, load.panel_kinds) == {"browser": 1, "lite": 16, "probe": 3}
+    with pytest.raises(ValidationError, match="chrome"):
+        Load(panel_kinds={"chrome": 1.0})
+    with pytest.raises(ValidationError, match="not all 0"):
+        Load(panel_kinds={"probe": 0.0})
+    cmd = panel_command(URL, {"ID-4g": 3}, 1, 30.0, Path("o"), seed=1,
+                        browsers=1)  # fmt: skip
+    assert cmd[cmd.index("--browsers") + 1] == "1" and cmd[cmd.index("--probes") + 1] == "1"
+    assert "--browsers" not in panel_command(URL, {"ID-4g": 3}, 1, 30.0, Path("o"), seed=1)
