@@ -47,6 +47,15 @@ def apportion(total: int, weights: Mapping[str, float]) -> dict[str, int]:
     return {k: v for k, v in sorted(counts.items()) if v > 0}
 
 
+def _kind_counts(viewers: int, kinds: Mapping[str, float] | None) -> dict[str, int]:
+    """Probe and browser counts from `[load] panel_kinds` (largest remainder); nothing without
+    it, so a plan without kinds is unchanged (probes from the share)."""
+    if not kinds:
+        return {}
+    counts = apportion(viewers, kinds)
+    return {"probes": counts.get("probe", 0), "browsers": counts.get("browser", 0)}
+
+
 def _sample(run: ModelRun, scale: int, seed: int) -> np.ndarray:
     order = np.lexsort((np.arange(run.n), run.arrival_s))
     offset = int(np.random.default_rng([seed, PLAN_STREAM]).integers(scale))
@@ -171,14 +180,9 @@ def compile_plan(
         scripts=tuple(kept),
         panel={
             "viewers": panel_viewers,
-            # `kinds` (probe/browser/lite shares) replaces the probe share when given.
-            "probes": (
-                apportion(panel_viewers, kinds).get("probe", 0)
-                if kinds
-                else round(panel_viewers * probe_share)
-            ),
-            "browsers": apportion(panel_viewers, kinds).get("browser", 0) if kinds else 0,
+            "probes": round(panel_viewers * probe_share),
             "profiles": apportion(panel_viewers, mix),
+            **_kind_counts(panel_viewers, kinds),
         },
         events=tuple(events),
         source=dict(source or {}),
