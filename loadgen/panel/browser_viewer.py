@@ -131,7 +131,7 @@ class BrowserViewer:
             )
             await asyncio.to_thread(wait_devtools, self.browser, START_TIMEOUT_S)
             sampler = TreeSampler(self.browser.pid)
-            sampler.sample()
+            await asyncio.to_thread(sampler.sample)
             ws_url = await asyncio.to_thread(self.browser.page_ws_url)
             self._cdp = await asyncio.to_thread(Cdp, ws_url, CALL_TIMEOUT_S)
             await self._wait_page()
@@ -175,7 +175,8 @@ class BrowserViewer:
             if browser is None or not browser.alive():
                 code = browser.proc.returncode if browser else None
                 raise RuntimeError(f"browser exited (code {code}) while watching")
-            cpu, rss = sampler.sample()
+            # psutil walks /proc for the tree: off the loop, so it adds no loop lag.
+            cpu, rss = await asyncio.to_thread(sampler.sample)
             self.raw.resources["cpu_pct"].append(cpu)
             self.raw.resources["rss_mb"].append(rss)
             await self._drain()
