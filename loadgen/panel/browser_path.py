@@ -23,11 +23,10 @@ from __future__ import annotations
 import dataclasses
 import random
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from loadgen.panel.whep_relay import WhepRelay
 from netem_profiles.model import Profile
 from netem_profiles.netio import is_loopback
-from netem_profiles.tcp_relay import TcpRelay
 from netem_profiles.udp_relay import UdpRelay
 
 __all__ = ["BrowserPath", "BrowserRefused", "parse_candidates", "rewrite_candidates"]
@@ -85,7 +84,7 @@ class BrowserPath:
         self.whep_url = whep_url
         self.session = session
         self.rng = rng
-        self.tcp: TcpRelay | None = None
+        self.http = WhepRelay(profile, whep_url, rng)
         self.udp: list[UdpRelay] = []
         self.offer_hosts: list[str] = []
         self.answer_hosts: list[str] = []
@@ -93,19 +92,7 @@ class BrowserPath:
         self.error: str | None = None
 
     async def start(self) -> None:
-        parts = urlsplit(self.whep_url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.tcp = TcpRelay(
-            self.profile, (LOOPBACK, 0), (parts.hostname or LOOPBACK, port), rng=self.rng
-        )
-        await self.tcp.start()
-
-    def _relayed_url(self, url: str) -> str:
-        if self.tcp is None:
-            raise RuntimeError("path not started")
-        host, port = self.tcp.address
-        parts = urlsplit(url)
-        return urlunsplit(parts._replace(scheme="http", netloc=f"{host}:{port}"))
+        await self.http.start()
 
     async def _relay(self, profile: Profile, target: tuple[str, int]) -> tuple[str, int]:
         relay = UdpRelay(
@@ -134,7 +121,7 @@ class BrowserPath:
             (a, p): await self._relay(reverse, (a, p)) for t, a, p in set(cands) if t == "udp"
         }
         async with self.session.post(
-            self._relayed_url(self.whep_url),
+            self.http.url(self.whep_url),
             data=rewrite_candidates(offer, mapping),
             headers={"Content-Type": "application/sdp"},
         ) as resp:
@@ -143,7 +130,7 @@ class BrowserPath:
                 return resp.status, answer
             location = resp.headers.get("Location")
         if location:
-            self.location = urljoin(self.whep_url, location)
+            self.location = location
         cands = parse_candidates(answer)
         self.answer_hosts = [addr for _, addr, _ in cands]
         bad = sorted({a for a in self.answer_hosts if not is_loopback(a)})
@@ -159,11 +146,10 @@ class BrowserPath:
         """End the WHEP session (through the TCP relay); returns the HTTP status (0: none)."""
         if not self.location:
             return 0
-        async with self.session.delete(self._relayed_url(self.location)) as resp:
+        async with self.session.delete(self.http.url(self.location)) as resp:
             return int(resp.status)
 
     async def close(self) -> None:
         for relay in self.udp:
             relay.close()
-        if self.tcp is not None:
-            await self.tcp.close()
+        await self.http.close()
