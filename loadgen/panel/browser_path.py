@@ -52,8 +52,9 @@ def parse_candidates(sdp: str) -> list[tuple[str, str, int]]:
 def rewrite_candidates(sdp: str, mapping: dict[tuple[str, int], tuple[str, int]]) -> str:
     """``sdp`` with UDP candidates' (address, port) replaced through ``mapping`` and TCP
     candidates dropped; a UDP candidate not in ``mapping`` raises `KeyError`."""
+    eol = "\r\n" if "\r\n" in sdp else "\n"
     lines = []
-    for line in sdp.split("\r\n"):
+    for line in sdp.split(eol):
         if line.startswith("a=candidate:"):
             f = line.split(" ")
             if f[2].lower() != "udp":
@@ -62,7 +63,7 @@ def rewrite_candidates(sdp: str, mapping: dict[tuple[str, int], tuple[str, int]]
             f[5] = str(port)
             line = " ".join(f)
         lines.append(line)
-    return "\r\n".join(lines)
+    return eol.join(lines)
 
 
 def swapped(profile: Profile) -> Profile:
@@ -118,7 +119,9 @@ class BrowserPath:
             raise BrowserRefused(self.error)
         reverse = swapped(self.profile)
         mapping = {
-            (a, p): await self._relay(reverse, (a, p)) for t, a, p in set(cands) if t == "udp"
+            (a, p): await self._relay(reverse, (a, p))
+            for t, a, p in sorted(set(cands))
+            if t == "udp"
         }
         async with self.session.post(
             self.http.url(self.whep_url),
@@ -138,7 +141,9 @@ class BrowserPath:
             self.error = f"target answered non-loopback candidate(s) {', '.join(bad)}"
             return 502, self.error
         mapping = {
-            (a, p): await self._relay(self.profile, (a, p)) for t, a, p in set(cands) if t == "udp"
+            (a, p): await self._relay(self.profile, (a, p))
+            for t, a, p in sorted(set(cands))
+            if t == "udp"
         }
         return 201, rewrite_candidates(answer, mapping)
 

@@ -91,6 +91,13 @@ class PanelConfig:
             )
         if not self.duration_s > 0:
             problems.append(Problem("panel", "duration_s", self.duration_s, "> 0 seconds"))
+        if self.browsers and self.allow_remote:
+            # The browsers' media relays only loopback candidates (browser_path.py).
+            problems.append(
+                Problem(
+                    "panel", "browsers", self.browsers, "0 with a remote target (loopback only)"
+                )
+            )
         if self.processes is not None and self.processes < 1:
             problems.append(Problem("panel", "processes", self.processes, "an integer ≥ 1"))
         if not self.join_rate > 0:

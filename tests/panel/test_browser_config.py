@@ -89,6 +89,8 @@ def test_browser_count_is_validated_and_dealt_to_processes() -> None:
     with pytest.raises(ConfigError) as err:
         PanelConfig(URL, 4, probes=3, browsers=2)
     assert "browsers" in str(err.value)
+    with pytest.raises(ConfigError, match="loopback only"):
+        PanelConfig("http://192.0.2.9/whep/demo", 4, browsers=1, allow_remote=True)
     shares = split_processes(assign_viewers(PanelConfig(URL, 6, TWO, probes=2, browsers=2)), 2)
     assert [sorted(s.kind for s in sh) for sh in shares] == [
         ["browser", "lite", "probe"],
@@ -169,3 +171,9 @@ def test_scenario_load_takes_kinds_and_the_run_passes_browsers_on() -> None:
                         browsers=1)  # fmt: skip
     assert cmd[cmd.index("--browsers") + 1] == "1" and cmd[cmd.index("--probes") + 1] == "1"
     assert "--browsers" not in panel_command(URL, {"ID-4g": 3}, 1, 30.0, Path("o"), seed=1)
+
+
+def test_rewrite_keeps_bare_newlines() -> None:
+    bare = OFFER.replace("\r\n", "\n")
+    out = rewrite_candidates(bare, {("127.0.0.1", 48247): ("127.0.0.1", 40000)})
+    assert "\r" not in out and parse_candidates(out) == [("udp", "127.0.0.1", 40000)]
