@@ -185,7 +185,11 @@ class BrowserViewer:
 
     async def _drain(self) -> None:
         d = await self._eval("livelab.drain()")
-        self.raw.frame_ms += [float(t) for t in d["frames"]]
+        # expectedDisplayTime can step back a vsync when the compositor re-plans a late frame;
+        # the frame times (for fps and freezes) stay in order, g2g keeps the page's value.
+        for t in d["frames"]:
+            last = self.raw.frame_ms[-1] if self.raw.frame_ms else float(t)
+            self.raw.frame_ms.append(max(float(t), last))
         self.raw.g2g += [(float(t), float(g)) for t, g in d["g2g"]]
         self.raw.phases.update({k: float(v) for k, v in d["phases"].items()})
         self.raw.counters["unreadable_frames"] = float(d["unreadable"])

@@ -177,3 +177,31 @@ def test_rewrite_keeps_bare_newlines() -> None:
     bare = OFFER.replace("\r\n", "\n")
     out = rewrite_candidates(bare, {("127.0.0.1", 48247): ("127.0.0.1", 40000)})
     assert "\r" not in out and parse_candidates(out) == [("udp", "127.0.0.1", 40000)]
+
+
+def test_frame_times_that_step_back_are_kept_in_order() -> None:
+    """Chromium's expectedDisplayTime can step back one vsync (seen: 17 ms); the page's samples
+    are injected here because a real browser does it only now and then."""
+    from loadgen.panel.aggregate import viewer_summary
+    from loadgen.panel.browser_page import PageServer
+    from loadgen.panel.browser_viewer import BrowserViewer
+    from loadgen.panel.viewer import ViewerSpec
+
+    drained = {
+        "frames": [1000.0, 1066.0, 1049.0, 1133.0],
+        "g2g": [[1000.0, 40.0], [1049.0, 38.0]],
+        "phases": {"first_frame_ms": 900.0},
+        "unreadable": 0,
+        "error": None,
+    }
+    v = BrowserViewer(ViewerSpec(0, "delay 0ms", "browser"), URL, None, 0.0, PageServer())
+
+    async def fake_eval(expression: str):
+        return drained if expression == "livelab.drain()" else None
+
+    v._eval = fake_eval  # type: ignore[method-assign]
+    asyncio.run(v._drain())
+    assert v.raw.frame_ms == [1000.0, 1066.0, 1066.0, 1133.0]
+    assert v.raw.g2g == [(1000.0, 40.0), (1049.0, 38.0)]
+    v.raw.end_ms = 1200.0
+    assert viewer_summary(v.raw, 0.0)["stats"]["frames"] == 4
