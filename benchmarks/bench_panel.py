@@ -12,9 +12,12 @@ CPU; before and after: CPU count and load average (the machine may be shared: sa
 Then, the receiver fix in numbers: 3 probes behind ``delay 50ms loss 2%`` (100 ms RTT, 2 % loss
 each way) with the panel's receiver and with aiortc's stock one, same stack, same seed.
 
+Then the viewer kinds side by side per profile, and browser viewers per core
+(`benchmarks.panel_kinds`).
+
 Run: ``.venv/bin/python -m benchmarks panel`` (env ``PANEL_BENCH_SECONDS``, default 30 s per
 step; ``PANEL_BENCH_LITE`` / ``PANEL_BENCH_PROBE``: comma-separated counts to try;
-``PANEL_BENCH_COMPARE=0`` skips the receiver comparison).
+``PANEL_BENCH_COMPARE=0`` skips the receiver comparison, ``PANEL_BENCH_KINDS=0`` the kinds).
 """
 
 from __future__ import annotations
@@ -181,6 +184,12 @@ def main() -> None:
             )
             if os.environ.get("PANEL_BENCH_COMPARE", "1") != "0":
                 _compare(url, seconds, proc.pid)
+            browsers = -1
+            if os.environ.get("PANEL_BENCH_KINDS", "1") != "0":
+                from benchmarks.panel_kinds import browsers_per_core, side_by_side
+
+                side_by_side(url, seconds)
+                browsers = browsers_per_core(url, seconds)
         finally:
             stop_stack_process(proc)
     print(_conditions("after"), flush=True)
@@ -193,6 +202,13 @@ def main() -> None:
         f"probe viewers per core: {probe} (target ≥ 15) {'PASS' if probe >= 15 else 'MISS'}",
         flush=True,
     )
+    if browsers >= 0:
+        cores = os.cpu_count() or 1
+        print(
+            f"browser viewers carried by one panel process on {cores} cores: {browsers} "
+            f"(≈ {browsers / cores:.1f} per core; the browsers use every core)",
+            flush=True,
+        )
     t = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     print(f"measured {t}, {seconds:g} s per step, 360p15 VP8 from the reference stack")
 

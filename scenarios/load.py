@@ -45,6 +45,11 @@ class Load(BaseModel):
     panel_probe_share: float = Field(
         0.5, ge=0, le=1, description="share of panel viewers that decode and read the barcode"
     )
+    panel_kinds: dict[str, float] | None = Field(
+        None,
+        description="panel viewer kinds by share, e.g. {lite = 0.8, probe = 0.15, browser = "
+        "0.05} (as `livelab panel --kinds`; replaces panel_probe_share)",
+    )
     ws_through_profile: bool = Field(
         False, description="route profiled viewers' WebSocket through the impairing TCP relay"
     )
@@ -64,6 +69,18 @@ class Load(BaseModel):
     max_start_lag_s: float = Field(
         2.0, gt=0, le=600, description="p95 start lag above which the generator is saturated, s"
     )
+
+    @field_validator("panel_kinds")
+    @classmethod
+    def _kinds(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return None
+        unknown = sorted(set(value) - {"lite", "probe", "browser"})
+        if unknown:
+            raise ValueError(f"unknown viewer kind(s) {', '.join(unknown)}: lite, probe, browser")
+        if any(not 0 <= w < float("inf") for w in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("kind shares must be ≥ 0 and not all 0")
+        return value
 
     @field_validator("window")
     @classmethod

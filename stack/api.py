@@ -10,6 +10,7 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from livelab.errors import ConfigError
+from stack.body import read_body
 from stack.httperr import ApiError
 from stack.ledger import IdempotencyConflict
 
@@ -25,7 +26,7 @@ _KEY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise ApiError(413, "body_too_large", f"body over {MAX_BODY_BYTES} bytes")
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    raw = await read_body(request, MAX_BODY_BYTES)
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, "body_too_large", f"body over {MAX_BODY_BYTES} bytes")
     try:

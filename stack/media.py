@@ -21,6 +21,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.sdp import SessionDescription
 
+from stack.body import read_body
 from stack.fanout import VideoHub
 from stack.httperr import ApiError
 from stack.ice import rtc_configuration
@@ -129,7 +130,7 @@ class MediaService:
             )
         if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
             raise _http_error(413, "sdp_too_large", "SDP over 64 KiB")
-        body = await request.content.read(MAX_SDP_BYTES + 1)
+        body = await read_body(request, MAX_SDP_BYTES)
         if len(body) > MAX_SDP_BYTES:
             raise _http_error(413, "sdp_too_large", "SDP over 64 KiB")
         sdp = body.decode("utf-8", errors="replace")

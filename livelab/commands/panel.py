@@ -50,10 +50,25 @@ def register(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="where the outputs go")
     probes = p.add_mutually_exclusive_group()
     probes.add_argument(
-        "--probes", type=int, metavar="K", help="decoding viewers (default 10%%, ≥1)"
+        "--probes",
+        type=int,
+        metavar="K",
+        help="decoding viewers (default 10%%, at least one per profile)",
     )
     probes.add_argument(
         "--probe-share", type=float, metavar="F", help="share of viewers that decode"
+    )
+    probes.add_argument(
+        "--kinds",
+        metavar="MIX",
+        help='viewer kinds by share, e.g. "lite:0.8,probe:0.15,browser:0.05" (instead of '
+        "--probes and --browsers)",
+    )
+    p.add_argument(
+        "--browsers",
+        type=int,
+        metavar="B",
+        help="headless Chromium viewers (default 0; see docs/viewers.md)",
     )
     p.add_argument(
         "--processes", type=int, metavar="P", help="panel processes (default: one per core)"
@@ -102,13 +117,26 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_run)
 
 
-def _probes(args: argparse.Namespace) -> int:
+def _kinds(args: argparse.Namespace, n_profiles: int) -> tuple[int, int]:
+    """(probes, browsers) from --kinds, or --probes / --probe-share and --browsers."""
+    from loadgen.panel.config import parse_kinds
+
+    if args.kinds is not None:
+        if args.browsers is not None:
+            raise ConfigError([Problem("--browsers", "", args.browsers, "not with --kinds")])
+        return parse_kinds(args.kinds, args.viewers)
+    browsers = int(args.browsers or 0)
     if args.probes is not None:
-        return int(args.probes)
+        return int(args.probes), browsers
     share = 0.1 if args.probe_share is None else args.probe_share
     if not 0 <= share <= 1:
         raise ConfigError([Problem("--probe-share", "", share, "a fraction in [0, 1]")])
-    return int(max(1 if share > 0 else 0, round(share * args.viewers)))
+    probes = round(share * args.viewers)
+    if share > 0 and args.probe_share is None:
+        # By default every profile gets a g2g-measuring viewer when there are enough viewers.
+        probes = max(probes, n_profiles - browsers)
+    probes = max(1 if share > 0 else 0, probes)
+    return int(min(probes, max(0, args.viewers - browsers))), browsers
 
 
 def _serve_live_metrics(port: int, out: str) -> Any:
@@ -136,20 +164,24 @@ def _run(args: argparse.Namespace) -> int:
     from loadgen.panel import (
         HealthLimits,
         PanelConfig,
+        assign_viewers,
         check_target,
         parse_profiles,
         run_panel,
+        unmeasured_profiles,
         write_outputs,
     )
     from netem_profiles import is_loopback
 
     profiles = parse_profiles(args.profiles)
+    probes, browsers = _kinds(args, len(profiles))
     config = PanelConfig(
         whep_url=args.whep,
         viewers=args.viewers,
         profiles=profiles,
         duration_s=args.duration,
-        probes=_probes(args),
+        probes=probes,
+        browsers=browsers,
         processes=args.processes,
         seed=args.seed,
         receiver=args.receiver,
@@ -164,6 +196,14 @@ def _run(args: argparse.Namespace) -> int:
             f"livelab panel: REMOTE target {host}: {config.viewers} WHEP POSTs to "
             f"{config.whep_url}, then WebRTC media (STUN checks, DTLS, RTCP feedback) to the "
             f"candidates its answers name, for {config.duration_s:g} s",
+            file=sys.stderr,
+        )
+
+    unmeasured = unmeasured_profiles(config, assign_viewers(config))
+    if unmeasured:
+        print(
+            f"livelab panel: no probe or browser viewer for {', '.join(unmeasured)}: these "
+            f"profiles will have no g2g (use ≥ {len(profiles)} probes or browsers)",
             file=sys.stderr,
         )
 

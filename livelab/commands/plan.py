@@ -84,6 +84,7 @@ def _plan(args: argparse.Namespace) -> int:
         window_s=args.window_s or load.window_s,
         panel_viewers=load.panel_viewers if args.panel_viewers is None else args.panel_viewers,
         probe_share=load.panel_probe_share,
+        kinds=load.panel_kinds,
         max_duration_s=load.max_duration_s,
         source={"run_dir": str(Path(args.run_dir))},
         actor_scale=parse_scale(args.actor_scale) if args.actor_scale else load.actor_scale,

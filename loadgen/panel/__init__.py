@@ -10,10 +10,20 @@ Public API (used by `livelab panel` and the `livelab run` orchestrator):
 
 Modules: `receiver` (the jitter-buffer fix, pure), `hook` (wires it into aiortc), `impair`
 (profiles on the ICE datagrams), `viewer`, `decode` (probe barcode reader), `freezes`,
-`rtpstats`, `health`, `config`, `worker` (one process), `runner`, `aggregate`, `output`.
+`rtpstats`, `health`, `config`, `worker` (one process), `runner`, `aggregate`, `output`;
+browser viewers: `browser_process` (headless Chromium over CDP), `browser_page` (the page the
+panel serves), `browser_path` (relays between Chromium and the target), `browser_viewer`,
+`whep_relay` (WHEP signalling through the profile); `live_metrics` (Prometheus).
 """
 
-from loadgen.panel.config import PanelConfig, check_target, parse_profiles
+from loadgen.panel.config import (
+    PanelConfig,
+    assign_viewers,
+    check_target,
+    parse_kinds,
+    parse_profiles,
+    unmeasured_profiles,
+)
 from loadgen.panel.health import HealthLimits
 from loadgen.panel.output import build_metrics, write_outputs
 from loadgen.panel.runner import PanelResult, run_panel, run_panel_async
@@ -22,10 +32,13 @@ __all__ = [
     "HealthLimits",
     "PanelConfig",
     "PanelResult",
+    "assign_viewers",
     "build_metrics",
     "check_target",
+    "parse_kinds",
     "parse_profiles",
     "run_panel",
     "run_panel_async",
+    "unmeasured_profiles",
     "write_outputs",
 ]

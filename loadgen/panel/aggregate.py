@@ -7,7 +7,10 @@ Pooling rules (stated, because they change the numbers):
 * ``first_frame_ms``, ``join_ms`` (join start → ICE connected), ``fps`` and ``jitter_ms`` are
   distributions over viewers (one value per viewer).
 * ``freeze_count_per_min`` = all freezes / all watched minutes; ``freeze_ratio`` = all frozen
-  time / all watched time; ``packet_loss`` = lost / expected media packets (RTX excluded);
+  time / all watched time. Freezes of aiortc viewers are found in their frame times
+  (`loadgen.panel.freezes`); a browser viewer's are Chromium's own ``freezeCount`` and
+  ``totalFreezesDuration`` (the same W3C definition, counted by the browser);
+  ``packet_loss`` = lost / expected media packets (RTX excluded);
   ``error_rate`` = viewers that failed to join or watch / viewers.
 """
 
@@ -22,7 +25,20 @@ from loadgen.panel.freezes import detect_freezes
 from loadgen.panel.viewer import ViewerRaw
 from reports import distribution, scalar
 
-__all__ = ["profile_figures", "timeseries", "viewer_summary"]
+__all__ = ["figures_by_kind", "profile_figures", "timeseries", "viewer_summary"]
+
+
+def _freezes(raw: ViewerRaw) -> tuple[float, float, float]:
+    """(freezes, frozen ms, watched ms) of one viewer: Chromium's counts for a browser viewer
+    that reported them, else those found in its frame times."""
+    fz = detect_freezes(raw.frame_ms, end_ms=raw.end_ms)
+    if raw.spec.kind == "browser" and "browser_freeze_count" in raw.counters:
+        return (
+            raw.counters["browser_freeze_count"],
+            raw.counters["browser_frozen_ms"],
+            fz.watched_ms,
+        )
+    return float(fz.count), fz.frozen_ms, fz.watched_ms
 
 
 def viewer_summary(raw: ViewerRaw, warmup_s: float) -> dict[str, Any]:
@@ -35,6 +51,30 @@ def viewer_summary(raw: ViewerRaw, warmup_s: float) -> dict[str, Any]:
     out["stats"]["g2g_warmup_s"] = warmup_s
     out["join_ms"] = raw.phases.get("ice_connected_ms")
     out["watch_start_ms"] = first
+    if raw.spec.kind == "browser":
+        count, frozen_ms, watched_ms = _freezes(raw)
+        st = out["stats"]
+        st["frame_gap_freeze_count"] = st["freeze_count"]  # from the rendered-frame times
+        st["freeze_count"] = count
+        st["freeze_count_per_min"] = count * 60_000.0 / watched_ms if watched_ms > 0 else 0.0
+        st["freeze_ratio"] = frozen_ms / watched_ms if watched_ms > 0 else 0.0
+        st["frozen_ms"] = frozen_ms
+        res = raw.resources
+        st["browser_cpu_pct_mean"] = (
+            float(np.nanmean(res["cpu_pct"])) if res.get("cpu_pct") else None
+        )
+        st["browser_mem_mb_max"] = float(np.nanmax(res["rss_mb"])) if res.get("rss_mb") else None
+    return out
+
+
+def figures_by_kind(raws: list[ViewerRaw], warmup_s: float) -> dict[str, dict[str, Any]]:
+    """`profile_figures` (extras included) for each viewer kind present in ``raws``."""
+    kinds = sorted({r.spec.kind for r in raws})
+    out = {}
+    for kind in kinds:
+        figs = profile_figures([r for r in raws if r.spec.kind == kind], warmup_s)
+        figs.update(figs.pop("_extra"))
+        out[kind] = figs
     return out
 
 
@@ -61,10 +101,10 @@ def profile_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
         g2g += _steady_g2g(r, warmup_s)
         if r.g2g:
             firsts.append(r.g2g[0][1])
-        fz = detect_freezes(r.frame_ms, end_ms=r.end_ms)
-        freezes += fz.count
-        frozen += fz.frozen_ms
-        watched += fz.watched_ms
+        count, frozen_ms, watched_ms = _freezes(r)
+        freezes += count
+        frozen += frozen_ms
+        watched += watched_ms
         lost += sum(s["packets_lost"] for s in r.streams)
         expected += sum(s["packets_expected"] for s in r.streams)
         jitter += [s["jitter_ms"] for s in r.streams]
@@ -95,6 +135,7 @@ def profile_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
         "viewers": len(raws),
         "viewers_failed": len(raws) - len(ok),
         "probes": sum(1 for r in raws if r.spec.kind == "probe"),
+        "browsers": sum(1 for r in raws if r.spec.kind == "browser"),
         "first_frame_g2g_ms": distribution(firsts),
         "bitrate_kbps": total_bytes * 8 / 1000.0 / span_s if span_s > 0 else 0.0,
         "packets_lost": lost,

@@ -2,9 +2,14 @@
 
 `parse_profiles("ID-4g:0.5,delay 150ms 20ms loss 1%:0.5")` reads the mix: comma-separated
 entries, each a profile name or inline `tc netem` spec with an optional ``:weight`` (default 1;
-weights are normalised). `assign_viewers` turns a `PanelConfig` into one `ViewerSpec` per viewer:
-profile counts by largest remainder (exact shares, not draws), probes spread round-robin across
-profiles so every profile has probes when there are enough, and the order shuffled by the seed.
+weights are normalised). `parse_kinds("lite:0.8,probe:0.15,browser:0.05", viewers)` turns a kind
+mix into (probes, browsers) counts by the same largest-remainder rule. `assign_viewers` turns a
+`PanelConfig` into one `ViewerSpec` per viewer: profile counts by largest remainder (exact
+shares, not draws); browsers, then probes from where the browsers stopped, dealt round-robin
+across the profiles (so each kind covers as many profiles as it has viewers, and every profile
+gets a g2g-measuring viewer when there are at least as many as profiles); the order shuffled
+by the seed. `unmeasured_profiles` names the profiles left without one, so the panel can say
+so before it starts.
 """
 
 from __future__ import annotations
@@ -20,12 +25,18 @@ from loadgen.panel.viewer import ViewerSpec
 from netem_profiles import netio
 
 __all__ = [
+    "KINDS",
     "PanelConfig",
     "assign_viewers",
     "check_target",
+    "parse_kinds",
     "parse_profiles",
     "split_processes",
+    "unmeasured_profiles",
 ]
+
+KINDS = ("lite", "probe", "browser")  # cheapest first; probe and browser measure g2g
+MEASURING = frozenset({"probe", "browser"})
 
 
 @dataclass(frozen=True)
@@ -34,9 +45,10 @@ class PanelConfig:
 
     ``whep_url``: the WHEP endpoint (``http://127.0.0.1:8080/whep/demo``); ``viewers``: how many;
     ``profiles``: (name or inline spec, weight) pairs; ``duration_s``: run length in seconds
-    (joins happen during the first ``ramp_s`` of it); ``probes``: how many viewers decode (the
-    rest are lite); ``processes``: panel processes (one asyncio loop each; None = one per core,
-    never more than viewers); ``seed``: assignment and impairment randomness;
+    (joins happen during the first ``ramp_s`` of it); ``probes``: how many viewers decode;
+    ``browsers``: how many are headless Chromium tabs (the rest are lite); ``processes``: panel
+    processes (one asyncio loop each; None = one per core, never more than viewers);
+    ``seed``: assignment and impairment randomness;
     ``health``: when a process counts as saturated; ``g2g_warmup_s``: g2g samples of a viewer's
     first seconds after its first frame are left out of the distributions (a join-time backlog
     is reported by ``first_frame_g2g_ms`` instead); ``receiver``: ``fixed`` or ``stock`` (aiortc's
@@ -51,6 +63,7 @@ class PanelConfig:
     profiles: tuple[tuple[str, float], ...] = (("delay 0ms", 1.0),)
     duration_s: float = 60.0
     probes: int = 0
+    browsers: int = 0
     processes: int | None = None
     seed: int = 1
     health: HealthLimits = field(default_factory=HealthLimits)
@@ -66,8 +79,24 @@ class PanelConfig:
             problems.append(Problem("panel", "viewers", self.viewers, "an integer ≥ 1"))
         if not 0 <= self.probes <= max(self.viewers, 0):
             problems.append(Problem("panel", "probes", self.probes, f"0..{self.viewers}"))
+        if not 0 <= self.browsers <= max(self.viewers - max(self.probes, 0), 0):
+            problems.append(
+                Problem(
+                    "panel",
+                    "browsers",
+                    self.browsers,
+                    f"0..{max(self.viewers - self.probes, 0)} (viewers − probes)",
+                )
+            )
         if not self.duration_s > 0:
             problems.append(Problem("panel", "duration_s", self.duration_s, "> 0 seconds"))
+        if self.browsers and self.allow_remote:
+            # The browsers' media relays only loopback candidates (browser_path.py).
+            problems.append(
+                Problem(
+                    "panel", "browsers", self.browsers, "0 with a remote target (loopback only)"
+                )
+            )
         if self.processes is not None and self.processes < 1:
             problems.append(Problem("panel", "processes", self.processes, "an integer ≥ 1"))
         if not self.join_rate > 0:
@@ -123,6 +152,34 @@ def parse_profiles(text: str, source: str = "--profiles") -> tuple[tuple[str, fl
     return tuple(out)
 
 
+def parse_kinds(text: str, viewers: int, source: str = "--kinds") -> tuple[int, int]:
+    """``"lite:0.8,probe:0.15,browser:0.05"`` → (probes, browsers) out of ``viewers``, by largest
+    remainder over the normalised weights (a kind left out gets none). Raises `ConfigError`
+    naming an unknown kind or a bad weight."""
+    weights = dict.fromkeys(KINDS, 0.0)
+    problems: list[Problem] = []
+    for i, raw in enumerate(p.strip() for p in text.split(",")):
+        name, _, tail = raw.partition(":")
+        name = name.strip()
+        if name not in KINDS:
+            problems.append(Problem(source, f"[{i}]", raw, f"one of {', '.join(KINDS)}"))
+            continue
+        try:
+            weight = float(tail) if tail else 1.0
+        except ValueError:
+            weight = float("nan")
+        if not (weight >= 0 and math.isfinite(weight)):
+            problems.append(Problem(source, f"{name}.weight", tail, "a number ≥ 0"))
+            continue
+        weights[name] += weight
+    if not problems and sum(weights.values()) <= 0:
+        problems.append(Problem(source, "weights", text, "at least one weight > 0"))
+    if problems:
+        raise ConfigError(problems)
+    counts = dict(zip(KINDS, _counts(list(weights.values()), viewers), strict=True))
+    return counts["probe"], counts["browser"]
+
+
 def check_target(url: str, allow_remote: bool) -> str:
     """The URL's host; raises `ConfigError` for a non-loopback host without ``allow_remote``."""
     parts = urlsplit(url)
@@ -159,18 +216,29 @@ def _counts(weights: list[float], n: int) -> list[int]:
     return counts
 
 
+def _deal(slots: list[list[str]], count: int, kind: str, start: int) -> int:
+    """Give ``count`` free slots (``"lite"``) to ``kind``, one profile after the next from
+    profile ``start``; returns the profile to continue from."""
+    k = start
+    while count > 0 and any("lite" in lst for lst in slots):
+        lst = slots[k % len(slots)]
+        if "lite" in lst:
+            lst[lst.index("lite")] = kind
+            count -= 1
+        k += 1
+    return k
+
+
 def assign_viewers(config: PanelConfig) -> list[ViewerSpec]:
     """One `ViewerSpec` per viewer, the same for the same config (seed included)."""
     rng = random.Random(config.seed)
     names = [name for name, _ in config.profiles]
     counts = _counts([w for _, w in config.profiles], config.viewers)
-    per_profile = [[name] * c for name, c in zip(names, counts, strict=True)]
-    # Round-robin across profiles, so the first `probes` viewers cover every profile.
-    interleaved: list[str] = []
-    for k in range(max(counts, default=0)):
-        interleaved += [lst[k] for lst in per_profile if k < len(lst)]
-    kinds = ["probe" if i < config.probes else "lite" for i in range(config.viewers)]
-    pairs = list(zip(interleaved, kinds, strict=True))
+    slots = [["lite"] * c for c in counts]
+    # Browsers first (the scarcest), then probes where the browsers stopped: each kind covers
+    # as many profiles as it has viewers, and together they cover as many as they can.
+    _deal(slots, config.probes, "probe", _deal(slots, config.browsers, "browser", 0))
+    pairs = [(name, kind) for name, lst in zip(names, slots, strict=True) for kind in lst]
     rng.shuffle(pairs)
     return [
         ViewerSpec(
@@ -184,10 +252,18 @@ def assign_viewers(config: PanelConfig) -> list[ViewerSpec]:
     ]
 
 
+def unmeasured_profiles(config: PanelConfig, specs: list[ViewerSpec]) -> list[str]:
+    """Profiles of ``config`` that no probe or browser viewer of ``specs`` measures (their g2g
+    would be missing from the results), in the order of ``config.profiles``."""
+    measured = {s.profile for s in specs if s.kind in MEASURING}
+    return [name for name, _ in config.profiles if name not in measured]
+
+
 def split_processes(specs: list[ViewerSpec], processes: int) -> list[list[ViewerSpec]]:
-    """Deal viewers to processes: probes first, round-robin, so each process carries a share of
-    the expensive ones."""
-    ordered = sorted(specs, key=lambda s: (s.kind != "probe", s.index))
+    """Deal viewers to processes: browsers, then probes, then lite, round-robin, so each process
+    carries a share of the expensive ones."""
+    cost = {"browser": 0, "probe": 1}
+    ordered = sorted(specs, key=lambda s: (cost.get(s.kind, 2), s.index))
     out: list[list[ViewerSpec]] = [[] for _ in range(processes)]
     for i, spec in enumerate(ordered):
         out[i % processes].append(spec)

@@ -34,13 +34,17 @@ class HealthLimits:
 
     ``max_cpu_pct``: CPU in % of one core, sustained for ``sustain_s`` seconds in a row;
     ``max_lag_p95_ms``: the 95th percentile of loop lag over the run (ms);
-    ``warmup_s``: seconds at the start ignored (connection set-up is bursty by nature).
+    ``warmup_s``: seconds at the start ignored (connection set-up is bursty by nature);
+    ``max_browser_cpu_pct``: a browser viewer's Chromium (whole process tree) in % of one core,
+    sustained for ``sustain_s``; ``max_browser_rss_mb``: its resident memory, MB.
     """
 
     max_cpu_pct: float = 90.0
     sustain_s: float = 5.0
     max_lag_p95_ms: float = 50.0
     warmup_s: float = 3.0
+    max_browser_cpu_pct: float = 100.0
+    max_browser_rss_mb: float = 1500.0
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@
 * ``panel_timeseries.csv``: second, profile, viewers_connected, fps, bitrate_kbps, g2g_p50_ms,
   freezes;
 * ``metrics.json``: docs/design.md's shape (`reports.metrics`), overall and per profile (keyed by
-  the profile's name or inline spec), generator health (``loadgen_cpu`` in % of one core,
-  ``loop_lag_ms``) in ``overall``, ``meta.valid`` false with a note when a process saturated.
+  the profile's name or inline spec), each also broken down by viewer kind under ``by_kind``,
+  generator health (``loadgen_cpu`` in % of one core, ``loop_lag_ms``) in ``overall``,
+  ``meta.valid`` false with a note when a process or a browser saturated.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from loadgen.panel.aggregate import profile_figures, timeseries, viewer_summary
+from loadgen.panel.aggregate import figures_by_kind, profile_figures, timeseries, viewer_summary
 from loadgen.panel.runner import PanelResult
 from loadgen.panel.viewer import ViewerRaw
 from reports import distribution, dumps, new_document
@@ -50,6 +51,7 @@ def _meta(result: PanelResult) -> dict[str, Any]:
         "whep_url": c.whep_url,
         "viewers": c.viewers,
         "probes": c.probes,
+        "browsers": c.browsers,
         "processes": len(result.health) or None,
         "profiles": [[name, w] for name, w in c.profiles],
         "duration_s": c.duration_s,
@@ -87,10 +89,12 @@ def build_metrics(result: PanelResult) -> dict[str, Any]:
     cpu, lag = _health_samples(result)
     overall["loadgen_cpu"] = distribution(cpu)
     overall["loop_lag_ms"] = distribution(lag)
+    overall["by_kind"] = figures_by_kind(result.viewers, warm)
     doc["overall"] = overall
     for name, raws in sorted(_groups(result).items()):
         figs = profile_figures(raws, warm)
         figs.pop("_extra")
+        figs["by_kind"] = figures_by_kind(raws, warm)
         doc["profiles"][name] = figs
     return doc
 
@@ -102,14 +106,16 @@ def build_panel_json(result: PanelResult) -> dict[str, Any]:
     for name, raws in sorted(_groups(result).items()):
         figs = profile_figures(raws, warm)
         extra = figs.pop("_extra")
-        profiles[name] = {**figs, **extra}
+        profiles[name] = {**figs, **extra, "by_kind": figures_by_kind(raws, warm)}
     overall = profile_figures(result.viewers, warm)
     overall.update(overall.pop("_extra"))
+    overall["by_kind"] = figures_by_kind(result.viewers, warm)
     return {
         "meta": _meta(result),
         "overall": overall,
         "profiles": profiles,
         "health": [h.to_dict() for h in result.health],
+        "browser_health": [vars(b) for b in result.browser_health],
         "viewers": [viewer_summary(r, warm) for r in result.viewers],
     }
 

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from livelab.errors import ConfigError, Problem
-from loadgen.panel.config import PanelConfig, assign_viewers, check_target, split_processes
+from loadgen.panel.browser_health import SAMPLE_S, BrowserHealth, judge_browser
+from loadgen.panel.config import (
+    PanelConfig,
+    assign_viewers,
+    check_target,
+    split_processes,
+    unmeasured_profiles,
+)
 from loadgen.panel.health import HealthSummary, judge_health
 from loadgen.panel.viewer import ViewerRaw, ViewerSpec, wall_ms
 
@@ -42,6 +49,7 @@ class PanelResult:
     specs: list[ViewerSpec]
     viewers: list[ViewerRaw] = field(default_factory=list)
     health: list[HealthSummary] = field(default_factory=list)
+    browser_health: list[BrowserHealth] = field(default_factory=list)
     started_ms: float = 0.0
     ended_ms: float = 0.0
     interrupted: bool = False
@@ -52,6 +60,7 @@ class PanelResult:
         """False when a process saturated, a process failed or the run was cut short."""
         return (
             all(h.valid for h in self.health)
+            and all(b.valid for b in self.browser_health)
             and not self.interrupted
             and not any(n.startswith("process") for n in self.notes)
         )
@@ -106,6 +115,14 @@ def run_panel(
         for i, share in enumerate(shares)
     ]
     result = PanelResult(config=config, specs=specs, started_ms=wall_ms())
+    unmeasured = unmeasured_profiles(config, specs)
+    if unmeasured:
+        note = (
+            f"no probe or browser viewer for profile(s) {', '.join(unmeasured)}: no g2g there "
+            f"(use at least {len(config.profiles)} probes or browsers)"
+        )
+        log.warning("%s", note)
+        result.notes.append(note)
     per_proc: dict[int, dict[str, Any]] = {}
     health_raw: dict[int, dict[str, Any]] = {}
     done: set[int] = set()
@@ -180,6 +197,18 @@ def run_panel(
         result.health.append(summary)
         if not summary.valid:
             result.notes.append(summary.note)
+    for raw in result.viewers:
+        if raw.spec.kind == "browser" and raw.resources:
+            verdict = judge_browser(
+                raw.spec.index,
+                raw.resources.get("cpu_pct", []),
+                raw.resources.get("rss_mb", []),
+                SAMPLE_S,
+                config.health,
+            )
+            result.browser_health.append(verdict)
+            if not verdict.valid:
+                result.notes.append(verdict.note)
     missing = nproc - len(health_raw)
     if missing and not result.interrupted:
         result.notes.append(f"process results missing from {missing} of {nproc} processes")

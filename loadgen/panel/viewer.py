@@ -1,10 +1,11 @@
 """One aiortc viewer: WHEP join behind a profile, then watch and measure until told to stop.
 
 Join phases are ms from the start of the join (`Viewer.run` called): ``signalling_ms`` is the
-WHEP POST round trip itself, ``ice_connected_ms``, ``first_packet_ms`` and ``first_frame_ms``
-(first decodable frame: decoded picture for probes, complete frame from a keyframe on for lite
-viewers) are times since the join started. All clocks are wall-clock ms (the barcode's clock),
-injected as ``clock_ms``.
+WHEP POST round trip itself (a viewer behind an impairing profile posts through its own
+`WhepRelay`, as its ICE datagrams cross the profile), ``ice_connected_ms``,
+``first_packet_ms`` and ``first_frame_ms`` (first decodable frame: decoded picture for
+probes, complete frame from a keyframe on for lite viewers) are times since the join started.
+All clocks are wall-clock ms (the barcode's clock), injected as ``clock_ms``.
 
 Kinds: ``probe`` decodes and reads the barcode (g2g = decode time − capture time); ``lite`` stops
 at frame assembly. Receivers: ``fixed`` (`loadgen.panel.receiver`) or ``stock`` (aiortc's own,
@@ -28,6 +29,7 @@ from loadgen.panel.hook import PanelVideoReceiver
 from loadgen.panel.impair import impair_ice_connection
 from loadgen.panel.receiver import FrameOut, ReceiverPolicy
 from loadgen.panel.rtpstats import StreamCounter
+from loadgen.panel.whep_relay import WhepRelay
 
 __all__ = ["Viewer", "ViewerRaw", "ViewerSpec", "sdp_candidate_hosts", "wall_ms"]
 
@@ -49,7 +51,7 @@ class ViewerSpec:
 
     index: int
     profile: str
-    kind: str = "lite"  # "probe" | "lite"
+    kind: str = "lite"  # "probe" | "lite" | "browser"
     receiver: str = "fixed"  # "fixed" | "stock"
     seed: int = 0
 
@@ -71,6 +73,8 @@ class ViewerRaw:
     candidates: list[str] = field(default_factory=list)  # hosts in our offer's a=candidate
     remote_candidates: list[str] = field(default_factory=list)  # and in the answer's
     error: str | None = None
+    # Browser viewers: their Chromium's samples, "cpu_pct" (% of one core) and "rss_mb".
+    resources: dict[str, list[float]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Per-viewer figures for panel.json (no raw series)."""
@@ -88,6 +92,7 @@ class ViewerRaw:
             "index": self.spec.index,
             "profile": self.spec.profile,
             "kind": self.spec.kind,
+            "viewer_kind": self.spec.kind,
             "receiver": self.spec.receiver,
             "process": self.process,
             "error": self.error,
@@ -144,6 +149,7 @@ class Viewer:
         self._stock_counters: dict[int, StreamCounter] = {}
         self._stock_counts = {"nacks_sent": 0, "plis_sent": 0}
         self._impaired: list[Any] = []
+        self._http: WhepRelay | None = None  # the WHEP exchange through the profile
 
     # --- events -----------------------------------------------------------------------------
 
@@ -218,10 +224,12 @@ class Viewer:
             connection = receiver.transport.transport.iceGatherer._connection
             self._impaired = impair_ice_connection(connection, profile, rng)
             self.raw.candidates = sdp_candidate_hosts(pc.localDescription.sdp)
+            post_url = self.whep_url
+            if not (profile.down.is_clean and profile.up.is_clean):  # signalling crosses it too
+                self._http = WhepRelay(profile, self.whep_url, random.Random(rng.getrandbits(64)))
+                post_url = await self._http.start()
             sent = self.clock_ms()
-            answer, location = await whep_offer(
-                self.session, self.whep_url, pc.localDescription.sdp
-            )
+            answer, location = await whep_offer(self.session, post_url, pc.localDescription.sdp)
             self.raw.phases["signalling_ms"] = self.clock_ms() - sent
             self.raw.remote_candidates = sdp_candidate_hosts(answer)
             await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
@@ -253,6 +261,8 @@ class Viewer:
             stock_task.cancel()
         from stack import whep_leave  # the WHEP signalling core, shared with stack's client
 
+        if self._http is not None and location:
+            location = self._http.url(location)  # the DELETE crosses the profile too
         await whep_leave(self.session, location)
         try:
             async with asyncio.timeout(5.0):
@@ -261,6 +271,8 @@ class Viewer:
             log.warning("viewer %d: peer connection did not close in 5 s", self.spec.index)
         if self._decoder is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._decoder.close)
+        if self._http is not None:
+            await self._http.close()
 
     def _collect(self) -> None:
         counters: dict[int, StreamCounter]

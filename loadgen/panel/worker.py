@@ -18,6 +18,8 @@ import time
 import traceback
 from typing import Any
 
+from loadgen.panel.browser_process import die_with_parent
+from loadgen.panel.browser_viewer import BrowserViewer, browser_pages
 from loadgen.panel.config import PanelConfig
 from loadgen.panel.health import HealthMonitor
 from loadgen.panel.live_metrics import LiveTracker
@@ -39,6 +41,7 @@ def worker_main(
 ) -> None:
     """Run ``specs`` in this process and put ("result", process, raws, health) on ``results``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()  # a panel killed outright takes its processes (and their browsers) along
     logging.basicConfig(level=logging.WARNING, format=f"panel[{process}] %(levelname)s %(message)s")
     # aiortc logs every undecodable frame of its stock receiver; the panel counts what matters.
     logging.getLogger("aiortc").setLevel(logging.ERROR)
@@ -64,13 +67,28 @@ async def _run(
     ramp_ms = config.effective_ramp_s * 1000.0
     stop_event = asyncio.Event()
     connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        viewers = [
-            Viewer(spec, config.whep_url, session, stop_at, process=process, stop_event=stop_event)
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        browser_pages(specs) as pages,
+    ):
+        viewers: list[Viewer | BrowserViewer] = [
+            BrowserViewer(
+                spec,
+                config.whep_url,
+                session,
+                stop_at,
+                pages,
+                process=process,
+                stop_event=stop_event,
+            )
+            if spec.kind == "browser" and pages is not None
+            else Viewer(
+                spec, config.whep_url, session, stop_at, process=process, stop_event=stop_event
+            )
             for spec in specs
         ]
 
-        async def join_later(i: int, v: Viewer) -> ViewerRaw:
+        async def join_later(i: int, v: Viewer | BrowserViewer) -> ViewerRaw:
             delay = max(ramp_ms * i / max(1, len(viewers)) / 1000.0, i / config.join_rate)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop_event.wait(), delay)
@@ -125,7 +143,7 @@ async def _freeze_gc(until_s: float, every_s: float = 1.0) -> None:
 
 async def _watch(
     process: int,
-    viewers: list[Viewer],
+    viewers: list[Viewer | BrowserViewer],
     results: Any,
     stop: Any,
     stop_event: asyncio.Event,

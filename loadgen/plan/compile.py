@@ -59,6 +59,15 @@ def apportion(total: int, weights: Mapping[str, float]) -> dict[str, int]:
     return {k: v for k, v in sorted(counts.items()) if v > 0}
 
 
+def _kind_counts(viewers: int, kinds: Mapping[str, float] | None) -> dict[str, int]:
+    """Probe and browser counts from `[load] panel_kinds` (largest remainder); nothing without
+    it, so a plan without kinds is unchanged (probes from the share)."""
+    if not kinds:
+        return {}
+    counts = apportion(viewers, kinds)
+    return {"probes": counts.get("probe", 0), "browsers": counts.get("browser", 0)}
+
+
 def _systematic(
     arrival_s: np.ndarray, index: np.ndarray, scale: int, seed: int, stream: int
 ) -> np.ndarray:
@@ -153,6 +162,7 @@ def compile_plan(
     max_duration_s: float | None = None,
     source: Mapping[str, Any] | None = None,
     actor_scale: int | None = None,
+    kinds: Mapping[str, float] | None = None,
 ) -> Plan:
     """The load plan for `run` (see the module docstring). Deterministic for a given run.
 
@@ -207,6 +217,7 @@ def compile_plan(
             "viewers": panel_viewers,
             "probes": round(panel_viewers * probe_share),
             "profiles": apportion(panel_viewers, mix),
+            **_kind_counts(panel_viewers, kinds),
         },
         events=tuple(events),
         source=dict(source or {}),

@@ -126,6 +126,7 @@ def panel_command(
     seed: int,
     allow_remote: bool = False,
     metrics_port: int = 0,
+    browsers: int = 0,
 ) -> list[str]:
     """`livelab panel` for the plan's panel; `metrics_port` for its live Prometheus metrics
     (0: a free port; -1: off)."""
@@ -140,6 +141,8 @@ def panel_command(
     ]  # fmt: skip
     if allow_remote:
         cmd.append("--allow-remote")
+    if browsers:
+        cmd += ["--browsers", str(min(browsers, max(0, viewers - probes)))]
     return cmd
 
 

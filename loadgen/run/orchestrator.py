@@ -131,6 +131,7 @@ class _Run:
             window_s=self.load.window_s,
             panel_viewers=self.load.panel_viewers if self.opts.panel else 0,
             probe_share=self.load.panel_probe_share,
+            kinds=self.load.panel_kinds,
             max_duration_s=self.load.max_duration_s,
             source={"run_dir": "model"},
             actor_scale=self.load.actor_scale,
@@ -228,7 +229,7 @@ class _Run:
             cmd = panel_command(
                 f"{self.base_url}/whep/{self.opts.room}", panel["profiles"], panel["probes"],
                 self.plan.duration_s, self.out / "panel", seed=self.plan.seed,
-                allow_remote=self.opts.allow_remote,
+                allow_remote=self.opts.allow_remote, browsers=panel.get("browsers", 0),
             )  # fmt: skip
             self.children.start("panel", cmd, self.out / "logs" / "panel.log")
             self.status.panel_viewers = int(panel["viewers"])
