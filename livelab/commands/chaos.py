@@ -13,19 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from livelab.clihelp import examples
 from livelab.commands.scenario import add_scenario_args, load_from_args
 from livelab.errors import ConfigError, Problem
-
-EPILOG = """\
-examples:
-  livelab chaos scenarios/ci_smoke.toml                  kill at each lottery and flash deal
-  livelab chaos scenarios/ci_smoke.toml --kills 3        three kills (peaks first, then spread)
-  livelab chaos scenarios/ci_smoke.toml --at 20s,45s --out runs/chaos
-
-Prints one row per kill (outage, viewers dropped and back, reconnect p50/p95) and the
-must-be-zero counts: orders lost, keys holding two rows, replays answered with another order.
-Writes chaos.json in the run directory. Everything runs on 127.0.0.1.
-"""
 
 
 def register(sub: Any) -> None:
@@ -35,9 +25,15 @@ def register(sub: Any) -> None:
         description="Model and plan SCENARIO, start the reference stack on a file ledger, "
         "replay the plan with Locust viewers that retry each order (same Idempotency-Key) "
         "until acknowledged, kill -9 the stack at chosen moments and restart it each time on "
-        "the same port and ledger, then check the ledger against every acknowledgement.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "the same port and ledger, then check the ledger against every acknowledgement. "
+        "Prints one row per kill (outage, viewers dropped and back, reconnect p50/p95) and the "
+        "must-be-zero counts: orders lost, keys holding two rows, replays answered with another "
+        "order. Writes chaos.json in the run directory. Everything runs on 127.0.0.1.",
+        epilog=examples(
+            "livelab chaos scenarios/ci_smoke.toml",
+            "livelab chaos scenarios/ci_smoke.toml --kills 3",
+            "livelab chaos scenarios/ci_smoke.toml --at 20s,45s --out runs/chaos",
+        ),
     )
     add_scenario_args(p)
     p.add_argument(

@@ -35,10 +35,12 @@ def _parsed(argv: list[str], env: dict[str, str]) -> dict[str, object]:
 def test_every_livelab_option_comes_from_its_locust_env_var():
     env = {"LOCUST_LIVELAB_PLAN": "/plan/plan.json", "LOCUST_LIVELAB_ROOM": "launch",
            "LOCUST_LIVELAB_OUT": "/out", "LOCUST_LIVELAB_WORKERS": "4",
-           "LOCUST_LIVELAB_RELAYS": "/plan/r.json", "LOCUST_LIVELAB_LINGER_S": "2.5"}  # fmt: skip
+           "LOCUST_LIVELAB_RELAYS": "/plan/r.json", "LOCUST_LIVELAB_LINGER_S": "2.5",
+           "LOCUST_LIVELAB_ADAPTER": "team.api:Adapter"}  # fmt: skip
     assert _parsed([], env) == {
         "livelab_plan": "/plan/plan.json", "livelab_room": "launch", "livelab_out": "/out",
         "livelab_workers": 4, "livelab_relays": "/plan/r.json", "livelab_linger_s": 2.5,
+        "livelab_adapter": "team.api:Adapter",
     }  # fmt: skip
     # The command line wins over the environment, as with Locust's own options.
     assert _parsed(["--livelab-workers", "2"], env)["livelab_workers"] == 2
