@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean janus
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,15 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+# Debian's Janus, the third-party media target of tests/targets (run in the test's own network
+# namespaces; installing it starts no service here).
+JANUS := /usr/bin/janus
+$(JANUS):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq janus >/dev/null
+
+janus: $(JANUS)
+
 # The main job on the embedded default: the reference stack on loopback.
 demo: install
 	$(BIN)/livelab run scenarios/demo.toml --out runs/demo
@@ -31,7 +40,7 @@ lint: install
 	$(BIN)/mypy
 
 # Every test, slow and media ones included (`-m ''` lifts the default `not slow`).
-test: install $(CHROMIUM)
+test: install $(CHROMIUM) $(JANUS)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m ''

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from livelab.commands.scenario import add_scenario_args
 from livelab.errors import ConfigError, Problem, TargetError
+from loadgen.media_target import MEDIA_HELP
 
 _LOCAL = {"127.0.0.1", "localhost", "::1"}
 
@@ -51,6 +52,7 @@ def register(sub: Any) -> None:
         "--workers", type=int, default=0, help="local Locust workers per step (0: one process)"
     )
     parser.add_argument("--room", default="demo", help="room to load")
+    parser.add_argument("--media", metavar="URL", help=MEDIA_HELP)
     parser.add_argument(
         "--knee", type=int, help="skip the measurement: one instance holds this many viewers"
     )
@@ -190,6 +192,8 @@ def _measure(
         duration_s=args.step_duration,
         ramp_s=args.ramp,
         room=args.room,
+        media=args.media,
+        allow_remote_media=args.allow_remote,
         panel_viewers=args.panel_viewers,
         workers=args.workers,
     )

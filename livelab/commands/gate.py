@@ -18,6 +18,7 @@ from typing import Any
 from livelab.commands.runs import add_index_arg, open_index
 from livelab.commands.scenario import add_scenario_args, load_from_args
 from livelab.errors import ConfigError, LabError, Problem, TargetError
+from loadgen.media_target import MEDIA_HELP
 
 
 def register(sub: Any) -> None:
@@ -28,6 +29,7 @@ def register(sub: Any) -> None:
     add_scenario_args(parser)
     parser.add_argument("--target", metavar="URL", help="stack to load (default: reference stack)")
     parser.add_argument("--out", metavar="DIR", help="where the run and gate.json/junit.xml go")
+    parser.add_argument("--media", metavar="URL", help=MEDIA_HELP)
     parser.add_argument(
         "--from",
         dest="from_run",
@@ -92,6 +94,10 @@ def _make_run(args: argparse.Namespace, out: Path) -> None:
         argv += ["--variant", args.variant]
     if args.target:
         argv += ["--target", args.target]
+    if args.media:
+        if args.model_only:
+            raise ConfigError([Problem("--media", "", args.media, "not with --model-only")])
+        argv += ["--media", args.media]
     for fault in args.fault:
         if args.model_only or args.target:
             raise ConfigError([Problem("--fault", "", fault, "only for the reference stack")])

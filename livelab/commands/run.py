@@ -12,6 +12,7 @@ from typing import Any
 
 from livelab.commands.scenario import add_scenario_args, load_from_args
 from livelab.errors import ConfigError, Problem
+from loadgen.media_target import MEDIA_HELP
 
 
 def register(sub: Any) -> None:
@@ -34,6 +35,7 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     p.add_argument("--fault", action="append", default=[], metavar="K=V",
                    help="reference-stack fault, e.g. chat_delay_ms=800")  # fmt: skip
+    p.add_argument("--media", metavar="URL", help=MEDIA_HELP)
     p.add_argument("--no-panel", action="store_true", help="skip the media panel")
     p.add_argument("--no-report", action="store_true", help="do not call `livelab report`")
     dist = p.add_mutually_exclusive_group()
@@ -93,6 +95,7 @@ def _run(args: argparse.Namespace) -> int:
         room=args.room,
         stack_args=extra,
         panel=not args.no_panel,
+        media=args.media,
         report=not args.no_report,
     )
     outcome = run(scenario, options, command=["livelab", *sys.argv[1:]])

@@ -1,9 +1,12 @@
-"""One aiortc viewer: WHEP join behind a profile, then watch and measure until told to stop.
+"""One aiortc viewer: WHEP or Janus join behind a profile, then watch and measure until stopped.
 
-Join phases are ms from the start of the join (`Viewer.run` called): ``signalling_ms`` is the
-WHEP POST round trip itself, ``ice_connected_ms``, ``first_packet_ms`` and ``first_frame_ms``
-(first decodable frame: decoded picture for probes, complete frame from a keyframe on for lite
-viewers) are times since the join started. All clocks are wall-clock ms (the barcode's clock),
+The media target URL picks the negotiation (`loadgen.panel.signalling`): a WHEP endpoint, or a
+Janus Streaming mountpoint (``janus+http://H:P/janus?mountpoint=ID``). Join phases are ms from
+the start of the join (`Viewer.run` called): ``signalling_ms`` is the signalling exchange itself
+(the WHEP POST round trip; for Janus, create, attach, watch, offer and start);
+``ice_connected_ms``, ``first_packet_ms`` and ``first_frame_ms`` (first decodable frame: decoded
+picture for probes, complete frame from a keyframe on for lite viewers) are times since the join
+started. All clocks are wall-clock ms (the barcode's clock),
 injected as ``clock_ms``.
 
 Kinds: ``probe`` decodes and reads the barcode (g2g = decode time − capture time); ``lite`` stops
@@ -28,6 +31,7 @@ from loadgen.panel.hook import PanelVideoReceiver
 from loadgen.panel.impair import impair_ice_connection
 from loadgen.panel.receiver import FrameOut, ReceiverPolicy
 from loadgen.panel.rtpstats import StreamCounter
+from loadgen.panel.signalling import Signaller, signaller_for
 
 __all__ = ["Viewer", "ViewerRaw", "ViewerSpec", "sdp_candidate_hosts", "wall_ms"]
 
@@ -182,7 +186,7 @@ class Viewer:
     async def run(self) -> ViewerRaw:
         """Join, watch until ``stop_at_ms``, leave; never raises for a failed viewer (the error
         is in ``raw.error``), only for cancellation."""
-        from aiortc import RTCPeerConnection, RTCSessionDescription
+        from aiortc import RTCPeerConnection
 
         from netem_profiles.loader import load_profile
         from stack.ice import rtc_configuration
@@ -191,7 +195,7 @@ class Viewer:
         profile = load_profile(self.spec.profile)
         rng = random.Random(self.spec.seed)
         pc = RTCPeerConnection(rtc_configuration())
-        location: str | None = None
+        signaller = signaller_for(self.whep_url, self.session)
         stock_task: asyncio.Task[None] | None = None
         try:
             transceiver = pc.addTransceiver("video", direction="recvonly")
@@ -214,25 +218,15 @@ class Viewer:
                 if pc.iceConnectionState in ("connected", "completed"):
                     self._phase("ice_connected_ms")
 
-            await pc.setLocalDescription(await pc.createOffer())
-            connection = receiver.transport.transport.iceGatherer._connection
-            self._impaired = impair_ice_connection(connection, profile, rng)
-            self.raw.candidates = sdp_candidate_hosts(pc.localDescription.sdp)
+            def gathered(local_sdp: str) -> None:
+                connection = receiver.transport.transport.iceGatherer._connection
+                self._impaired = impair_ice_connection(connection, profile, rng)
+                self.raw.candidates = sdp_candidate_hosts(local_sdp)
+
             sent = self.clock_ms()
-            async with self.session.post(
-                self.whep_url,
-                data=pc.localDescription.sdp,
-                headers={"Content-Type": "application/sdp"},
-            ) as resp:
-                answer = await resp.text()
-                if resp.status != 201:
-                    raise RuntimeError(
-                        f"WHEP POST {self.whep_url}: HTTP {resp.status} {answer[:200]}"
-                    )
-                location = resp.headers.get("Location")
+            remote = await signaller.negotiate(pc, gathered)
             self.raw.phases["signalling_ms"] = self.clock_ms() - sent
-            self.raw.remote_candidates = sdp_candidate_hosts(answer)
-            await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+            self.raw.remote_candidates = sdp_candidate_hosts(remote)
             if self.spec.receiver == "stock":
                 stock_task = asyncio.ensure_future(self._consume_stock(receiver.track))
             remaining_s = max(0.0, (self.stop_at_ms - self.clock_ms()) / 1000.0)
@@ -245,32 +239,21 @@ class Viewer:
             log.warning("viewer %d failed: %s", self.spec.index, self.raw.error)
         finally:
             self.raw.end_ms = self.clock_ms()
-            await self._leave(pc, location, stock_task)
+            await self._leave(pc, signaller, stock_task)
         watched_s = (self.raw.end_ms - self._t0) / 1000.0
         if self.raw.error is None and not self.raw.frame_ms and watched_s >= NO_VIDEO_AFTER_S:
             self.raw.error = f"no video frame in {watched_s:.0f} s of watching"
         return self.raw
 
     async def _leave(
-        self, pc: Any, location: str | None, stock_task: asyncio.Task[None] | None
+        self, pc: Any, signaller: Signaller, stock_task: asyncio.Task[None] | None
     ) -> None:
         self._collect()
         if self._hook is not None:
             self._hook.close()
         if stock_task is not None:
             stock_task.cancel()
-        if location:
-            import aiohttp
-
-            try:
-                url = (
-                    location if location.startswith("http") else _join_url(self.whep_url, location)
-                )
-                async with asyncio.timeout(2.0), self.session.delete(url):
-                    pass
-            except (TimeoutError, OSError, RuntimeError, aiohttp.ClientError) as exc:
-                # The session ends anyway when the peer connection closes below.
-                log.debug("WHEP DELETE failed: %s", exc)
+        await signaller.close()
         try:
             async with asyncio.timeout(5.0):
                 await pc.close()
@@ -358,9 +341,3 @@ def sdp_candidate_hosts(sdp: str) -> list[str]:
             if len(fields) > 4:
                 hosts.append(fields[4])
     return hosts
-
-
-def _join_url(base: str, path: str) -> str:
-    from urllib.parse import urljoin
-
-    return urljoin(base, path)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from livelab.errors import RunError, TargetError
+from loadgen.media_target import media_url
 from loadgen.plan.host_peaks import stack_peak_args
 from loadgen.run.commands import (
     LocustSpec,
@@ -62,6 +63,7 @@ class RunOptions:
     room: str = "demo"
     stack_args: tuple[str, ...] = ()  # e.g. ("--fault", "chat_delay_ms=800")
     panel: bool = True
+    media: str | None = None  # the panel's media target (--media); None: TARGET/whep/ROOM
     report: bool = True
     live_display: bool | None = None
 
@@ -249,8 +251,9 @@ class _Run:
             self.web_url = f"http://127.0.0.1:{spec.web_port}"
         panel = self.plan.panel
         if self.opts.panel and panel.get("viewers", 0) > 0 and panel.get("profiles"):
+            media = media_url(self.base_url, self.opts.room, self.opts.media)
             cmd = panel_command(
-                f"{self.base_url}/whep/{self.opts.room}", panel["profiles"], panel["probes"],
+                media, panel["profiles"], panel["probes"],
                 self.plan.duration_s, self.out / "panel", seed=self.plan.seed,
                 allow_remote=self.opts.allow_remote,
             )  # fmt: skip
