@@ -112,6 +112,10 @@ def _capacity(args: argparse.Namespace) -> int:
         raise ConfigError([Problem("--knee", "", args.knee, "must be ≥ 1")])
     if args.target:
         _check_target(args.target, args.allow_remote)
+    if args.media:
+        from loadgen.panel.config import check_target
+
+        check_target(args.media, args.allow_remote, "--media")
     limits, skipped, defaulted = limits_from_gates(
         scenario.gates, media=args.panel_viewers > 0, source=args.scenario
     )

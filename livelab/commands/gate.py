@@ -54,6 +54,11 @@ def register(sub: Any) -> None:
         "--alpha", type=float, default=0.05, help="significance level of regression tests"
     )
     parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="permit a non-loopback --target or --media (passed to `livelab run`)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -98,6 +103,8 @@ def _make_run(args: argparse.Namespace, out: Path) -> None:
         if args.model_only:
             raise ConfigError([Problem("--media", "", args.media, "not with --model-only")])
         argv += ["--media", args.media]
+    if args.allow_remote:
+        argv += ["--allow-remote"]
     for fault in args.fault:
         if args.model_only or args.target:
             raise ConfigError([Problem("--fault", "", fault, "only for the reference stack")])

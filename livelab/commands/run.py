@@ -80,6 +80,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.worker:
         return _worker(args)
+    if args.media:
+        from loadgen.panel.config import check_target
+
+        check_target(args.media, args.allow_remote, "--media")
     scenario = load_from_args(args)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or Path("runs") / f"{scenario.scenario.name}-{stamp}")

@@ -127,16 +127,16 @@ def parse_profiles(text: str, source: str = "--profiles") -> tuple[tuple[str, fl
     return tuple(out)
 
 
-def check_target(url: str, allow_remote: bool) -> str:
-    """The URL's host; raises `ConfigError` for a URL that is neither WHEP (http/https) nor a
-    Janus mountpoint (janus+http/janus+https with ``?mountpoint=``), or for a non-loopback host
-    without ``allow_remote``."""
+def check_target(url: str, allow_remote: bool, option: str = "--whep") -> str:
+    """The URL's host; raises `ConfigError` (naming `option`) for a URL that is neither WHEP
+    (http/https) nor a Janus mountpoint (janus+http/janus+https with ``?mountpoint=``), or for a
+    non-loopback host without ``allow_remote``."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https", *JANUS_SCHEMES) or not parts.hostname:
         raise ConfigError(
             [
                 Problem(
-                    "--whep",
+                    option,
                     "url",
                     url,
                     "a WHEP URL such as http://127.0.0.1:8080/whep/demo, or a Janus mountpoint "
@@ -149,14 +149,14 @@ def check_target(url: str, allow_remote: bool) -> str:
             JanusTarget.parse(url)
         except ValueError as exc:
             raise ConfigError(
-                [Problem("--whep", "url", url, f"?mountpoint=ID on a Janus URL ({exc})")]
+                [Problem(option, "url", url, f"?mountpoint=ID on a Janus URL ({exc})")]
             ) from None
     host = parts.hostname
     if host not in LOCAL_HOSTS and not allow_remote:
         raise ConfigError(
             [
                 Problem(
-                    "--whep",
+                    option,
                     "host",
                     host,
                     "127.0.0.1 (a remote target needs --allow-remote)",
