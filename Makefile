@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install npm-deps demo test lint bench clean constraints
+.PHONY: install npm-deps demo test lint bench clean constraints janus
 
 # Every version is pinned by constraints.txt (the dev tools too: CI treats warnings as errors).
 $(STAMP): pyproject.toml constraints.txt
@@ -33,6 +33,15 @@ $(WHEP_JS):
 
 npm-deps: $(WHEP_JS)
 
+# Debian's Janus, the third-party media target of tests/targets (run in the test's own network
+# namespaces; installing it starts no service here).
+JANUS := /usr/bin/janus
+$(JANUS):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq janus >/dev/null
+
+janus: $(JANUS)
+
 # The main job on the embedded default: the reference stack on loopback.
 demo: install
 	$(BIN)/livelab run scenarios/demo.toml --out runs/demo
@@ -43,7 +52,7 @@ lint: install
 	$(BIN)/mypy
 
 # Every test, slow and media ones included (`-m ''` lifts the default `not slow`).
-test: install $(CHROMIUM) $(WHEP_JS)
+test: install $(CHROMIUM) $(WHEP_JS) $(JANUS)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m ''

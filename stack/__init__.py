@@ -6,7 +6,8 @@ import what they need. The server is `StackServer`, run by `run_server` (and by
 `stack.serve.serve`, the `livelab stack serve` loop, not re-exported because it shares its
 module's name); `WhepViewer` and `WhipPublisher` are WHEP/WHIP clients for tests and
 benchmarks; `start_stack_process` and `running_stack` start one for a test. The modules behind
-these names are internal.
+these names are internal;
+`stack.standalone` publishes the synthetic host on its own (`livelab host`, WHIP or plain RTP).
 """
 
 from __future__ import annotations

@@ -212,13 +212,17 @@ class WhepViewer:
 
 
 class WhipPublisher:
-    """Publishes `track` (an aiortc video track) to `whip_url`."""
+    """Publishes `track` (an aiortc video track), and `audio_track` if given, to `whip_url`."""
 
-    def __init__(self, whip_url: str, track: MediaStreamTrack) -> None:
+    def __init__(
+        self, whip_url: str, track: MediaStreamTrack, audio_track: MediaStreamTrack | None = None
+    ) -> None:
         _loopback_if_local(whip_url)
         self.url = whip_url
         self.pc = RTCPeerConnection(rtc_configuration())
         self.pc.addTransceiver(track, direction="sendonly")
+        if audio_track is not None:
+            self.pc.addTransceiver(audio_track, direction="sendonly")
         self.location: str | None = None
 
     async def start(self, session: aiohttp.ClientSession) -> None:
@@ -226,5 +230,10 @@ class WhipPublisher:
         answer, self.location = await whep_offer(session, self.url, self.pc.localDescription.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
-    async def close(self) -> None:
+    async def close(self, session: aiohttp.ClientSession | None = None) -> None:
+        """End the session: DELETE its resource (with `session`), then close the connection."""
+        if session is not None and self.location:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.delete(self.location):
+                    pass
         await self.pc.close()

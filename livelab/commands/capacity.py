@@ -13,6 +13,7 @@ from livelab.clihelp import examples
 from livelab.commands.scenario import add_scenario_args
 from livelab.durations import duration_arg
 from livelab.errors import ConfigError, Problem, TargetError
+from loadgen.media_target import MEDIA_HELP
 
 _LOCAL = {"127.0.0.1", "localhost", "::1"}
 
@@ -70,6 +71,7 @@ def register(sub: Any) -> None:
         "--workers", type=int, default=0, help="local Locust workers per step (0: one process)"
     )
     parser.add_argument("--room", default="demo", help="room to load")
+    parser.add_argument("--media", metavar="URL", help=MEDIA_HELP)
     parser.add_argument(
         "--knee", type=int, help="skip the measurement: one instance holds this many viewers"
     )
@@ -131,6 +133,10 @@ def _capacity(args: argparse.Namespace) -> int:
         raise ConfigError([Problem("--knee", "", args.knee, "must be ≥ 1")])
     if args.target:
         _check_target(args.target, args.allow_remote)
+    if args.media:
+        from loadgen.panel.config import check_target
+
+        check_target(args.media, args.allow_remote, "--media")
     limits, skipped, defaulted = limits_from_gates(
         scenario.gates, media=args.panel_viewers > 0, source=args.scenario
     )
@@ -219,6 +225,8 @@ def _measure(
         duration_s=args.step_duration,
         ramp_s=args.ramp,
         room=args.room,
+        media=args.media,
+        allow_remote_media=args.allow_remote,
         panel_viewers=args.panel_viewers,
         workers=args.workers,
     )

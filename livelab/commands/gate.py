@@ -20,6 +20,7 @@ from livelab.clihelp import examples
 from livelab.commands.runs import add_index_arg, open_index
 from livelab.commands.scenario import add_scenario_args, load_from_args
 from livelab.errors import ConfigError, LabError, Problem, TargetError
+from loadgen.media_target import MEDIA_HELP
 
 
 def register(sub: Any) -> None:
@@ -39,6 +40,7 @@ def register(sub: Any) -> None:
     add_scenario_args(parser)
     parser.add_argument("--target", metavar="URL", help="stack to load (default: reference stack)")
     parser.add_argument("--out", metavar="DIR", help="where the run and gate.json/junit.xml go")
+    parser.add_argument("--media", metavar="URL", help=MEDIA_HELP)
     parser.add_argument(
         "--from",
         dest="from_run",
@@ -64,6 +66,11 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--json", action="store_true", help="print gate.json on stdout instead of the table"
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="permit a non-loopback --target or --media (passed to `livelab run`)",
     )
     parser.add_argument(
         "--fault",
@@ -106,6 +113,12 @@ def _make_run(args: argparse.Namespace, out: Path) -> None:
         argv += ["--variant", args.variant]
     if args.target:
         argv += ["--target", args.target]
+    if args.media:
+        if args.model_only:
+            raise ConfigError([Problem("--media", "", args.media, "not with --model-only")])
+        argv += ["--media", args.media]
+    if args.allow_remote:
+        argv += ["--allow-remote"]
     for fault in args.fault:
         if args.model_only or args.target:
             raise ConfigError([Problem("--fault", "", fault, "only for the reference stack")])

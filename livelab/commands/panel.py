@@ -1,4 +1,4 @@
-"""`livelab panel`: real aiortc viewers pull a WHEP stream through network profiles."""
+"""`livelab panel`: real aiortc viewers pull a WHEP (or Janus) stream through network profiles."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from livelab.errors import ConfigError, Problem, TargetError
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "panel",
-        help="run aiortc viewers against a WHEP endpoint through network profiles",
+        help="run aiortc viewers against a WHEP endpoint or Janus through network profiles",
         description=(
-            "N aiortc viewers pull the stream over WHEP, each behind its profile (impaired in "
-            "user space), spread over several processes. Writes panel.json, "
+            "N aiortc viewers pull the stream over WHEP (or from a Janus Streaming mountpoint), "
+            "each behind its profile (impaired in user space), spread over several processes. "
+            "Writes panel.json, "
             "panel_timeseries.csv and metrics.json into --out."
         ),
         epilog=examples(
@@ -28,9 +29,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--whep",
+        "--media",
+        dest="whep",
         required=True,
         metavar="URL",
-        help="WHEP endpoint, e.g. http://127.0.0.1:8080/whep/demo",
+        help="media target: a WHEP endpoint, e.g. http://127.0.0.1:8080/whep/demo, or a Janus "
+        "Streaming mountpoint, janus+http://H:P/janus?mountpoint=ID (docs/targets.md)",
     )
     p.add_argument("--viewers", type=int, required=True, metavar="N", help="aiortc viewers")
     p.add_argument(
@@ -192,8 +196,12 @@ def _run(args: argparse.Namespace) -> int:
     )
     host = check_target(config.whep_url, config.allow_remote)
     if not is_loopback(host):
+        from loadgen.panel.janus import JanusTarget
+
+        janus = JanusTarget.is_janus(config.whep_url)
+        signalling = "Janus HTTP API sessions" if janus else "WHEP POSTs"
         print(
-            f"livelab panel: REMOTE target {host}: {config.viewers} WHEP POSTs to "
+            f"livelab panel: REMOTE target {host}: {config.viewers} {signalling} to "
             f"{config.whep_url}, then WebRTC media (STUN checks, DTLS, RTCP feedback) to the "
             f"candidates its answers name, for {config.duration_s:g} s",
             file=sys.stderr,

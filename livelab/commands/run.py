@@ -14,6 +14,7 @@ from typing import Any
 from livelab.clihelp import examples
 from livelab.commands.scenario import add_scenario_args, load_from_args
 from livelab.errors import ConfigError, Problem
+from loadgen.media_target import MEDIA_HELP
 
 
 def register(sub: Any) -> None:
@@ -51,6 +52,7 @@ def register(sub: Any) -> None:
     p.add_argument("--adapter", metavar="MODULE:CLASS",
                    help="interaction adapter for your own API (docs/adapters.md; default: "
                    "[load] adapter, else livelab's own protocol)")  # fmt: skip
+    p.add_argument("--media", metavar="URL", help=MEDIA_HELP)
     p.add_argument("--no-panel", action="store_true", help="skip the media panel")
     p.add_argument("--no-report", action="store_true", help="do not call `livelab report`")
     p.add_argument(
@@ -116,6 +118,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.worker:
         return _worker(args)
+    if args.media:
+        from loadgen.panel.config import check_target
+
+        check_target(args.media, args.allow_remote, "--media")
     scenario = load_from_args(args)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or Path("runs") / f"{scenario.scenario.name}-{stamp}")
@@ -131,6 +137,7 @@ def _run(args: argparse.Namespace) -> int:
         room=args.room,
         stack_args=extra,
         panel=not args.no_panel,
+        media=args.media,
         report=not args.no_report,
         adapter=args.adapter,
     )

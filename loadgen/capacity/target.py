@@ -32,6 +32,7 @@ from livelab.errors import RunError
 from loadgen.capacity.search import StepResult
 from loadgen.capacity.steps import LEAD_S, ramp_for, step_plan
 from loadgen.locust.samples import METRICS, percentile, read_samples
+from loadgen.media_target import media_url
 from loadgen.plan import save_plan
 from loadgen.run import LocustSpec, locust_commands
 from loadgen.run.procs import Children
@@ -49,6 +50,8 @@ class StepSettings:
     duration_s: float = 20.0  # the hold at full audience, after the lead-in and the ramp
     ramp_s: float = 5.0  # at least; longer for large steps (joins ≤ 50/s, `ramp_for`)
     room: str = "demo"
+    media: str | None = None  # the panel's media target (--media); None: the target's WHEP
+    allow_remote_media: bool = False  # --allow-remote: a non-loopback --media is permitted
     linger_s: float = 2.0
     workers: int = 0  # local Locust worker processes under a master; 0 = one Locust process
     panel_viewers: int = 0
@@ -225,7 +228,8 @@ class LocustTarget:
 
         s = self.settings
         config = PanelConfig(
-            whep_url=f"{self.base_url}/whep/{s.room}",
+            whep_url=media_url(self.base_url, s.room, s.media),
+            allow_remote=s.allow_remote_media,
             viewers=s.panel_viewers,
             duration_s=max(duration_s - 1.0, 1.0),
             probes=min(s.panel_probes, s.panel_viewers),

@@ -1,4 +1,4 @@
-"""The aiortc media panel: real viewers pulling a WHEP stream through emulated networks.
+"""The aiortc media panel: real viewers pulling a WHEP (or Janus) stream through emulated networks.
 
 Public API (used by `livelab panel` and the `livelab run` orchestrator):
 
@@ -9,7 +9,8 @@ Public API (used by `livelab panel` and the `livelab run` orchestrator):
 * `parse_profiles("ID-4g:0.5,delay 150ms:0.5")` — the ``--profiles`` mix.
 
 Modules: `receiver` (the jitter-buffer fix, pure), `hook` (wires it into aiortc), `impair`
-(profiles on the ICE datagrams), `viewer`, `decode` (probe barcode reader), `freezes`,
+(profiles on the ICE datagrams), `viewer`, `signalling` (WHEP or Janus negotiation), `janus`
+(Janus's HTTP API), `decode` (probe barcode reader), `freezes`,
 `rtpstats`, `health`, `config`, `worker` (one process), `runner`, `aggregate`, `output`;
 browser viewers: `browser_process` (headless Chromium over CDP), `browser_page` (the page the
 panel serves), `browser_path` (relays between Chromium and the target), `browser_viewer`,

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 from livelab.errors import ConfigError, Problem
 from loadgen.panel.health import HealthLimits
+from loadgen.panel.janus import SCHEMES as JANUS_SCHEMES
+from loadgen.panel.janus import JanusTarget
 from loadgen.panel.viewer import ViewerSpec
 from netem_profiles import netio
 
@@ -180,23 +182,36 @@ def parse_kinds(text: str, viewers: int, source: str = "--kinds") -> tuple[int, 
     return counts["probe"], counts["browser"]
 
 
-def check_target(url: str, allow_remote: bool) -> str:
-    """The URL's host; raises `ConfigError` for a non-loopback host without ``allow_remote``."""
+def check_target(url: str, allow_remote: bool, option: str = "--whep") -> str:
+    """The URL's host; raises `ConfigError` (naming `option`) for a URL that is neither WHEP
+    (http/https) nor a Janus mountpoint (janus+http/janus+https with ``?mountpoint=``), or for a
+    non-loopback host without ``allow_remote``."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https", *JANUS_SCHEMES) or not parts.hostname:
         raise ConfigError(
             [
                 Problem(
-                    "--whep", "url", url, "an http(s) URL such as http://127.0.0.1:8080/whep/demo"
+                    option,
+                    "url",
+                    url,
+                    "a WHEP URL such as http://127.0.0.1:8080/whep/demo, or a Janus mountpoint "
+                    "janus+http://HOST:PORT/janus?mountpoint=ID",
                 )
             ]
         )
+    if parts.scheme in JANUS_SCHEMES:
+        try:
+            JanusTarget.parse(url)
+        except ValueError as exc:
+            raise ConfigError(
+                [Problem(option, "url", url, f"?mountpoint=ID on a Janus URL ({exc})")]
+            ) from None
     host = parts.hostname
     if not netio.is_loopback(host) and not allow_remote:
         raise ConfigError(
             [
                 Problem(
-                    "--whep",
+                    option,
                     "host",
                     host,
                     "127.0.0.1 (a remote target needs --allow-remote)",

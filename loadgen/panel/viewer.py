@@ -1,11 +1,14 @@
-"""One aiortc viewer: WHEP join behind a profile, then watch and measure until told to stop.
+"""One aiortc viewer: WHEP or Janus join behind a profile, then watch and measure until stopped.
 
-Join phases are ms from the start of the join (`Viewer.run` called): ``signalling_ms`` is the
-WHEP POST round trip itself (a viewer behind an impairing profile posts through its own
-`WhepRelay`, as its ICE datagrams cross the profile), ``ice_connected_ms``,
-``first_packet_ms`` and ``first_frame_ms`` (first decodable frame: decoded picture for
-probes, complete frame from a keyframe on for lite viewers) are times since the join started.
-All clocks are wall-clock ms (the barcode's clock), injected as ``clock_ms``.
+The media target URL picks the negotiation (`loadgen.panel.signalling`): a WHEP endpoint, or a
+Janus Streaming mountpoint (``janus+http://H:P/janus?mountpoint=ID``). Join phases are ms from
+the start of the join (`Viewer.run` called): ``signalling_ms`` is the signalling exchange itself
+(the WHEP POST round trip — a viewer behind an impairing profile posts through its own
+`WhepRelay`, as its ICE datagrams cross the profile; for Janus, create, attach, watch, offer
+and start); ``ice_connected_ms``, ``first_packet_ms`` and ``first_frame_ms`` (first decodable
+frame: decoded picture for probes, complete frame from a keyframe on for lite viewers) are
+times since the join started. All clocks are wall-clock ms (the barcode's clock), injected as
+``clock_ms``.
 
 Kinds: ``probe`` decodes and reads the barcode (g2g = decode time − capture time); ``lite`` stops
 at frame assembly. Receivers: ``fixed`` (`loadgen.panel.receiver`) or ``stock`` (aiortc's own,
@@ -27,8 +30,10 @@ from loadgen.panel.decode import BarcodeDecoder, DecodedFrame
 from loadgen.panel.freezes import detect_freezes
 from loadgen.panel.hook import PanelVideoReceiver
 from loadgen.panel.impair import impair_ice_connection
+from loadgen.panel.janus import JanusTarget
 from loadgen.panel.receiver import FrameOut, ReceiverPolicy
 from loadgen.panel.rtpstats import StreamCounter
+from loadgen.panel.signalling import Signaller, signaller_for
 from loadgen.panel.whep_relay import WhepRelay
 
 __all__ = ["Viewer", "ViewerRaw", "ViewerSpec", "sdp_candidate_hosts", "wall_ms"]
@@ -149,7 +154,6 @@ class Viewer:
         self._stock_counters: dict[int, StreamCounter] = {}
         self._stock_counts = {"nacks_sent": 0, "plis_sent": 0}
         self._impaired: list[Any] = []
-        self._http: WhepRelay | None = None  # the WHEP exchange through the profile
 
     # --- events -----------------------------------------------------------------------------
 
@@ -188,16 +192,20 @@ class Viewer:
     async def run(self) -> ViewerRaw:
         """Join, watch until ``stop_at_ms``, leave; never raises for a failed viewer (the error
         is in ``raw.error``), only for cancellation."""
-        from aiortc import RTCPeerConnection, RTCSessionDescription
+        from aiortc import RTCPeerConnection
 
         from netem_profiles import load_profile
-        from stack import rtc_configuration, whep_offer
+        from stack import rtc_configuration
 
         self._t0 = self.raw.join_start_ms = self.clock_ms()
         profile = load_profile(self.spec.profile)
         rng = random.Random(self.spec.seed)
         pc = RTCPeerConnection(rtc_configuration())
-        location: str | None = None
+        relay = None
+        impaired = not (profile.down.is_clean and profile.up.is_clean)
+        if impaired and not JanusTarget.is_janus(self.whep_url):  # signalling crosses it too
+            relay = WhepRelay(profile, self.whep_url, random.Random(rng.getrandbits(64)))
+        signaller = signaller_for(self.whep_url, self.session, relay)
         stock_task: asyncio.Task[None] | None = None
         try:
             transceiver = pc.addTransceiver("video", direction="recvonly")
@@ -220,19 +228,15 @@ class Viewer:
                 if pc.iceConnectionState in ("connected", "completed"):
                     self._phase("ice_connected_ms")
 
-            await pc.setLocalDescription(await pc.createOffer())
-            connection = receiver.transport.transport.iceGatherer._connection
-            self._impaired = impair_ice_connection(connection, profile, rng)
-            self.raw.candidates = sdp_candidate_hosts(pc.localDescription.sdp)
-            post_url = self.whep_url
-            if not (profile.down.is_clean and profile.up.is_clean):  # signalling crosses it too
-                self._http = WhepRelay(profile, self.whep_url, random.Random(rng.getrandbits(64)))
-                post_url = await self._http.start()
+            def gathered(local_sdp: str) -> None:
+                connection = receiver.transport.transport.iceGatherer._connection
+                self._impaired = impair_ice_connection(connection, profile, rng)
+                self.raw.candidates = sdp_candidate_hosts(local_sdp)
+
             sent = self.clock_ms()
-            answer, location = await whep_offer(self.session, post_url, pc.localDescription.sdp)
+            remote = await signaller.negotiate(pc, gathered)
             self.raw.phases["signalling_ms"] = self.clock_ms() - sent
-            self.raw.remote_candidates = sdp_candidate_hosts(answer)
-            await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+            self.raw.remote_candidates = sdp_candidate_hosts(remote)
             if self.spec.receiver == "stock":
                 stock_task = asyncio.ensure_future(self._consume_stock(receiver.track))
             remaining_s = max(0.0, (self.stop_at_ms - self.clock_ms()) / 1000.0)
@@ -245,25 +249,21 @@ class Viewer:
             log.warning("viewer %d failed: %s", self.spec.index, self.raw.error)
         finally:
             self.raw.end_ms = self.clock_ms()
-            await self._leave(pc, location, stock_task)
+            await self._leave(pc, signaller, stock_task)
         watched_s = (self.raw.end_ms - self._t0) / 1000.0
         if self.raw.error is None and not self.raw.frame_ms and watched_s >= NO_VIDEO_AFTER_S:
             self.raw.error = f"no video frame in {watched_s:.0f} s of watching"
         return self.raw
 
     async def _leave(
-        self, pc: Any, location: str | None, stock_task: asyncio.Task[None] | None
+        self, pc: Any, signaller: Signaller, stock_task: asyncio.Task[None] | None
     ) -> None:
         self._collect()
         if self._hook is not None:
             self._hook.close()
         if stock_task is not None:
             stock_task.cancel()
-        from stack import whep_leave  # the WHEP signalling core, shared with stack's client
-
-        if self._http is not None and location:
-            location = self._http.url(location)  # the DELETE crosses the profile too
-        await whep_leave(self.session, location)
+        await signaller.close()
         try:
             async with asyncio.timeout(5.0):
                 await pc.close()
@@ -271,8 +271,6 @@ class Viewer:
             log.warning("viewer %d: peer connection did not close in 5 s", self.spec.index)
         if self._decoder is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._decoder.close)
-        if self._http is not None:
-            await self._http.close()
 
     def _collect(self) -> None:
         counters: dict[int, StreamCounter]

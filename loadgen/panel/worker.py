@@ -55,11 +55,17 @@ def worker_main(
 async def _run(
     process: int, config: PanelConfig, specs: list[ViewerSpec], results: Any, stop: Any
 ) -> tuple[list[ViewerRaw], dict[str, Any]]:
+    from urllib.parse import urlsplit
+
     import aiohttp
 
+    from netem_profiles import netio
     from stack import restrict_ice_to_loopback
 
-    restrict_ice_to_loopback()
+    if netio.is_loopback(urlsplit(config.whep_url).hostname or ""):
+        # A local target: 127.0.0.1 candidates only. A remote one (--allow-remote, e.g. Janus
+        # in a test's own network namespace) gathers on the host's interfaces as aioice does.
+        restrict_ice_to_loopback()
     monitor = HealthMonitor()
     monitor.start()
     start = wall_ms()

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from livelab.errors import RunError, TargetError
+from loadgen.media_target import media_url
 from loadgen.plan.host_peaks import stack_peak_args
 from loadgen.run import finish as finishing
 from loadgen.run.adapter_check import check_adapter
@@ -226,8 +227,9 @@ class _Run:
             self.web_url = f"http://127.0.0.1:{spec.web_port}"
         panel = self.plan.panel
         if self.opts.panel and panel.get("viewers", 0) > 0 and panel.get("profiles"):
+            media = media_url(self.base_url, self.opts.room, self.opts.media)
             cmd = panel_command(
-                f"{self.base_url}/whep/{self.opts.room}", panel["profiles"], panel["probes"],
+                media, panel["profiles"], panel["probes"],
                 self.plan.duration_s, self.out / "panel", seed=self.plan.seed,
                 allow_remote=self.opts.allow_remote, browsers=panel.get("browsers", 0),
             )  # fmt: skip

@@ -25,6 +25,7 @@ class RunOptions:
     room: str = "demo"
     stack_args: tuple[str, ...] = ()  # e.g. ("--fault", "chat_delay_ms=800")
     panel: bool = True
+    media: str | None = None  # the panel's media target (--media); None: TARGET/whep/ROOM
     report: bool = True
     live_display: bool | None = None
     adapter: str | None = None  # --adapter; None: the scenario's load.adapter
