@@ -26,6 +26,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from livelab.errors import ConfigError
+from stack.options import StackOptions
 from stack.testing import running_stack_server
 
 ROOM = "demo"
@@ -235,3 +237,5 @@ def test_read_only_fault_needs_a_file_ledger() -> None:
             assert not server.faults.ledger_read_only
 
     run(main())
+    with pytest.raises(ConfigError, match="ledger_read_only"):  # `--fault` at start: exit 2
+        StackOptions(faults={"ledger_read_only": 1.0}).validate()
