@@ -12,7 +12,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from livelab.errors import ConfigError
 from stack.body import read_body
 from stack.httperr import ApiError
-from stack.ledger import IdempotencyConflict
+from stack.ledger import IdempotencyConflict, LedgerUnavailable
 
 if TYPE_CHECKING:
     from stack.server import StackServer
@@ -53,6 +53,16 @@ def _field(body: dict[str, Any], name: str, typ: type, required: bool, lo: int, 
     return value
 
 
+def _ledger_unavailable() -> ApiError:
+    """The ledger's disk refused the write (full, read-only): nothing was stored, retry later."""
+    return ApiError(
+        503,
+        "ledger_unavailable",
+        "the order ledger cannot store writes now; nothing was stored, retry later",
+        headers={"Retry-After": "1"},
+    )
+
+
 def api_routes(server: StackServer) -> list[web.RouteDef]:
     async def join(request: web.Request) -> web.Response:
         room = server.room_name(request)
@@ -62,7 +72,11 @@ def api_routes(server: StackServer) -> list[web.RouteDef]:
         code = _field(body, "referral_code", str, False, 1, 64)
         referral = None
         if code:
-            referral = await server.ledger.attribute(room, viewer, code, int(server.clock_ms()))
+            try:
+                referral = await server.ledger.attribute(room, viewer, code, int(server.clock_ms()))
+            except LedgerUnavailable:
+                # The viewer still joins and chats; only the attribution is not stored.
+                referral = "unavailable"
             if referral == "recorded":
                 server.metrics.inc("livelab_stack_referral_joins_total")
                 server.room(room).leaderboard_dirty = True
@@ -100,6 +114,8 @@ def api_routes(server: StackServer) -> list[web.RouteDef]:
             raise ApiError(
                 422, "idempotency_conflict", "Idempotency-Key reused with a different order"
             ) from None
+        except LedgerUnavailable:
+            raise _ledger_unavailable() from None
         server.metrics.inc(
             "livelab_stack_orders_total" if created else "livelab_stack_order_replays_total"
         )
@@ -116,7 +132,10 @@ def api_routes(server: StackServer) -> list[web.RouteDef]:
     async def referral(request: web.Request) -> web.Response:
         room = server.room_name(request)
         claims = server.authenticate(request, room)
-        code = await server.ledger.referral_code(room, claims.viewer, int(server.clock_ms()))
+        try:
+            code = await server.ledger.referral_code(room, claims.viewer, int(server.clock_ms()))
+        except LedgerUnavailable:
+            raise _ledger_unavailable() from None
         return web.json_response({"code": code}, status=201)
 
     async def leaderboard(request: web.Request) -> web.Response:
@@ -150,7 +169,11 @@ def api_routes(server: StackServer) -> list[web.RouteDef]:
         body = await _json_body(request)
         try:
             server.faults.update(body)
+            await server.ledger.set_read_only(server.faults.ledger_read_only)
         except ConfigError as exc:
+            raise ApiError(400, "bad_fault", str(exc)) from None
+        except ValueError as exc:
+            server.faults.values["ledger_read_only"] = 0.0
             raise ApiError(400, "bad_fault", str(exc)) from None
         return web.json_response(server.faults.values)
 

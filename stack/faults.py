@@ -2,7 +2,9 @@
 
 `chat_delay_ms`: chat is delivered this much later; `error_rate`: this fraction of API requests
 fail with 503 `injected_fault` (before doing any work, so no order is half-placed); `drop_ws`:
-this fraction of incoming WebSocket messages makes the server drop that connection abruptly.
+this fraction of incoming WebSocket messages makes the server drop that connection abruptly;
+`ledger_read_only` (0 or 1): 1 reopens the ledger file read-only, so order and referral writes
+fail inside SQLite and get `503 ledger_unavailable` (`stack.ledger.Ledger.set_read_only`).
 Set at start (`--fault K=V`) or at run time (`POST /admin/faults`).
 """
 
@@ -32,6 +34,10 @@ class Faults:
     @property
     def chat_delay_s(self) -> float:
         return self.values["chat_delay_ms"] / 1000
+
+    @property
+    def ledger_read_only(self) -> bool:
+        return self.values["ledger_read_only"] >= 0.5
 
     def api_error(self) -> bool:
         rate = self.values["error_rate"]

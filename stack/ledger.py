@@ -4,6 +4,10 @@ An order is acknowledged (`201`) only after its INSERT has committed, and with W
 synchronous=FULL a commit is fsynced before `commit()` returns, so `kill -9` right after the
 response loses nothing. All SQLite work runs on one dedicated thread (one connection, calls in
 order) so the event loop never waits on fsync.
+
+When the disk cannot take a write (full, read-only, I/O error), SQLite rolls the statement back
+and the ledger raises `LedgerUnavailable`: the caller answers `503 ledger_unavailable`, never
+`201`, and every row committed before stays readable. Writes succeed again once the disk does.
 """
 
 from __future__ import annotations
@@ -13,11 +17,16 @@ import hashlib
 import json
 import secrets
 import sqlite3
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["IdempotencyConflict", "Ledger", "Order"]
+__all__ = ["IdempotencyConflict", "Ledger", "LedgerUnavailable", "Order"]
+
+# SQLite primary result codes that mean "the disk will not take this write now": SQLITE_READONLY,
+# SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN. Anything else is a bug and stays an error.
+_DISK_FAULT_CODES = frozenset({8, 10, 13, 14})
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -76,6 +85,15 @@ class IdempotencyConflict(Exception):
     """The same Idempotency-Key was used before with a different order body."""
 
 
+class LedgerUnavailable(Exception):
+    """The ledger's disk refused a write (full, read-only, I/O error); nothing was stored."""
+
+
+def _disk_fault(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _DISK_FAULT_CODES
+
+
 class Ledger:
     """Durable orders, referral codes and attributions. `path` ':memory:' for a throwaway one."""
 
@@ -83,6 +101,7 @@ class Ledger:
         self.path = path
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         self._db: sqlite3.Connection | None = None
+        self.read_only = False
 
     async def open(self) -> None:
         await self._run(self._open)
@@ -94,6 +113,26 @@ class Ledger:
         db.executescript(SCHEMA)
         self._db = db
 
+    async def set_read_only(self, read_only: bool) -> None:
+        """Reopen the ledger file read-only (SQLite `mode=ro`: every write then fails inside
+        SQLite with SQLITE_READONLY, like a read-only disk) or read-write again. The
+        `ledger_read_only` fault; a no-op if already in that mode. ValueError for ':memory:'
+        (reopening would start an empty ledger)."""
+        if read_only == self.read_only:
+            return
+        if self.path == ":memory:":
+            raise ValueError("ledger_read_only needs a file ledger (--db PATH), not :memory:")
+        await self._run(self._reopen, read_only)
+
+    def _reopen(self, read_only: bool) -> None:
+        self._close()
+        if read_only:
+            uri = "file:" + urllib.parse.quote(self.path) + "?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        else:
+            self._open()
+        self.read_only = read_only
+
     async def close(self) -> None:
         if self._db is not None:
             await self._run(self._close)
@@ -101,12 +140,23 @@ class Ledger:
 
     def _close(self) -> None:
         assert self._db is not None  # internal invariant: open() ran
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            # A full or read-only disk cannot take the checkpoint; the committed rows stay in
+            # the WAL file, which the next open replays.
+            if not _disk_fault(exc):
+                raise
         self._db.close()
         self._db = None
 
     async def _run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        except sqlite3.Error as exc:
+            if _disk_fault(exc):
+                raise LedgerUnavailable(str(exc)) from exc
+            raise
 
     # orders ---------------------------------------------------------------------------------
     async def place_order(

@@ -17,6 +17,7 @@ FAULT_KEYS: dict[str, tuple[float, float]] = {
     "chat_delay_ms": (0.0, 60_000.0),
     "error_rate": (0.0, 1.0),
     "drop_ws": (0.0, 1.0),
+    "ledger_read_only": (0.0, 1.0),
 }
 
 
@@ -122,6 +123,12 @@ class StackOptions:
         if self.announce_ahead_s >= self.mini_peak_every_s:
             problems.append(
                 Problem("--announce-ahead", "", self.announce_ahead_s, "< --mini-peak-every")
+            )
+        if self.faults.get("ledger_read_only", 0) and self.db == ":memory:":
+            problems.append(
+                Problem(
+                    "--fault", "ledger_read_only", 1, "0 with the :memory: ledger, or --db PATH"
+                )
             )
         if problems:
             raise ConfigError(problems)

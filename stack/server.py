@@ -86,6 +86,7 @@ class StackServer:
     async def _startup(self, app: web.Application) -> None:
         self.loop_lag.start()
         await self.ledger.open()
+        await self.ledger.set_read_only(self.faults.ledger_read_only)
         self.room(self.options.room)
         if self.options.host == "synthetic":
             self.media.reserved_rooms.add(self.options.room)

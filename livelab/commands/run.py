@@ -24,7 +24,8 @@ def register(sub: Any) -> None:
         description="Without --target, starts the reference stack on 127.0.0.1. Writes the run "
         "directory (metrics.json, model/, plan.json, locust/, panel.json, stack_metrics.prom). "
         "Exit codes: 0 a valid run, 2 bad configuration, 3 the target failed or the run is "
-        "invalid (saturated generator, crashed Locust; see meta.notes), 130 interrupted.",
+        "invalid (saturated generator, crashed Locust, a killed generator process; see "
+        "meta.notes), 130 interrupted.",
         epilog=examples(
             "livelab run scenarios/demo.toml",
             "livelab run scenarios/demo.toml --fault chat_delay_ms=800 --json",

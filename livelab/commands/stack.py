@@ -73,7 +73,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="K=V",
-        help="chat_delay_ms=800, error_rate=0.02, drop_ws=0.01 (repeatable)",
+        help="chat_delay_ms=800, error_rate=0.02, drop_ws=0.01, ledger_read_only=1 (repeatable)",
     )
     serve.add_argument(
         "--admin-token",

@@ -124,6 +124,8 @@ def finish(r: RunRecord, *, interrupted: bool) -> RunOutcome:
     )
     valid, notes = valid and locust_ok, notes + ([locust_note] if locust_note else [])
     notes += abort_notes(book.notes)  # k6's abortOnFail stopped the load
+    valid = valid and not r.generator_faults  # a generator died: not the plan's load
+    notes += [f.note for f in r.generator_faults]
     outages = [list(o) for o in r.outages]
     notes += [
         f"target down from {a} s to {b if b is not None else 'the end'} s" for a, b in outages
@@ -215,6 +217,7 @@ def write_run_info(
         "stack_restarts_s": list(r.stack_restarts_s),
         "locust_exit": r.locust_rc,
         "notes": list(r.notes),
+        "generator_faults": [f.as_json() for f in r.generator_faults],
         "error": error,
         **extra,
     }

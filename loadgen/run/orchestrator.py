@@ -39,6 +39,7 @@ from loadgen.run.commands import (
     relay_command,
     stack_command,
 )
+from loadgen.run.generator_faults import GeneratorWatch
 from loadgen.run.live_metrics import live_metrics_line
 from loadgen.run.procs import Child, Children
 from loadgen.run.progress import Progress, Status
@@ -85,6 +86,8 @@ class _Run:
         self.locust_rc: int | None = None
         self.stack_cmd: list[str] | None = None
         self.web_url: str | None = None
+        self.generators = GeneratorWatch()
+        self.load_stopping = False  # the run stops Locust itself from here on
 
     def record(self) -> RunRecord:
         """What the run did so far, frozen, for `loadgen.run.finish`."""
@@ -95,6 +98,7 @@ class _Run:
             model_results=tuple(self.model_results), model_doc=self.model_doc, plan=self.plan,
             outages=tuple(tuple(o) for o in outages), stack_restarts_s=tuple(self.stack_restarts),
             locust_rc=self.locust_rc, notes=tuple(self.notes),
+            generator_faults=tuple(self.generators.faults),
         )  # fmt: skip
 
     # --- phases ---------------------------------------------------------------------------
@@ -247,6 +251,8 @@ class _Run:
                 self.notes.append("Locust overran the plan by 120 s and was stopped")
                 break
             time.sleep(0.25)
+        self._tick(progress, live_path)  # a master killed in the last quarter second
+        self.load_stopping = True
         # Its exit code is judged in `finish` (loadgen.run.locust_exit).
         self.locust_rc = self.children.stop("locust", signal.SIGTERM, timeout_s=15.0)
         for name in list(self.children.items):
@@ -261,7 +267,7 @@ class _Run:
                 self._tick(progress, live_path)
                 time.sleep(0.25)
             rc = self.children.stop("panel", signal.SIGINT, timeout_s=15.0)
-            if rc not in (0, None):
+            if rc not in (0, None) and not self.generators.failed("panel"):
                 self.notes.append(f"media panel exited with {rc}: {panel.log_tail(3)}")
 
     def _tick(self, progress: Progress, live_path: Path) -> None:
@@ -276,6 +282,7 @@ class _Run:
                 float(live.get("duration_s", 0)) - float(live.get("t_s", 0)), 0.0
             )
         self.status.target_down = bool(self.monitor and self.monitor.down)
+        self.generators.check(self.children.items, self.clock(), self.load_stopping)
         stack = self.children.items.get("stack")
         if stack is not None and not stack.running and self.opts.target is None:
             self.stack_restarts.append(round(self.clock(), 2))

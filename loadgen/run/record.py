@@ -41,7 +41,9 @@ class RunRecord:
     target that was loaded; `elapsed_s` seconds since the run started; `outages` the health
     monitor's `[start_s, end_s | None]` windows and `stack_restarts_s` when the reference stack
     was restarted, both in seconds of the run; `locust_rc` Locust's exit code (None: it did not
-    run to an end); `notes` what went wrong along the way, in order.
+    run to an end); `notes` what went wrong along the way, in order; `generator_faults` the
+    `loadgen.run.generator_faults.GeneratorFault`s (a Locust or panel process that died during
+    the load).
     """
 
     scenario: Any
@@ -56,6 +58,7 @@ class RunRecord:
     stack_restarts_s: tuple[float, ...] = ()
     locust_rc: int | None = None
     notes: tuple[str, ...] = ()
+    generator_faults: tuple[Any, ...] = ()
 
     @property
     def adapter(self) -> str:
