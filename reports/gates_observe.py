@@ -4,8 +4,8 @@ Whole-run figures come from `metrics.json` (a percentile it lacks is computed fr
 samples when it kept them). Windowed figures come from time-stamped data: samples (Locust's
 exact samples or the model's per-viewer arrays), else `timeseries.csv`. A gate on something the
 run does not have raises `GateError` (exit 2) naming the key; see `docs/gates.md`. In a run an
-abortOnFail gate stopped, a measured figure the load never reached (no orders yet) is observed
-as none (`n` = 0) and its gate fails, instead.
+abortOnFail gate stopped, or an invalid one, a measured figure the load never reached (no
+orders yet) is observed as none (`n` = 0) and its gate fails, instead.
 """
 
 from __future__ import annotations
@@ -36,10 +36,13 @@ def _scope_name(gate: Gate) -> str:
     return "overall"
 
 
-def _aborted(doc: Mapping[str, Any]) -> bool:
-    """Whether an abortOnFail gate stopped the run's load early (`meta.generator.aborted`)."""
-    generator = doc.get("meta", {}).get("generator", {})
-    return isinstance(generator, Mapping) and bool(generator.get("aborted"))
+def _cut_short(doc: Mapping[str, Any]) -> bool:
+    """Whether the run's load did not play its plan as measured: an abortOnFail gate stopped it
+    (`meta.generator.aborted`) or the run is invalid (`meta.valid` false)."""
+    meta = doc.get("meta", {})
+    generator = meta.get("generator", {})
+    aborted = isinstance(generator, Mapping) and bool(generator.get("aborted"))
+    return aborted or meta.get("valid", True) is False
 
 
 def _entry(gate: Gate, doc: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -65,8 +68,8 @@ def _entry(gate: Gate, doc: Mapping[str, Any]) -> Mapping[str, Any]:
     else:
         scope = section.get("overall", {})
     entry = scope.get(gate.metric)
-    if entry is None and gate.metric in MEASURED and _aborted(doc):
-        return {}  # the abort stopped the load before this figure had a sample
+    if entry is None and gate.metric in MEASURED and _cut_short(doc):
+        return {}  # the load stopped (or went wrong) before this figure had a sample
     if not isinstance(entry, Mapping):
         raise _Missing(f"no metric {gate.metric!r} under {_scope_name(gate)} in the run")
     return entry

@@ -44,8 +44,8 @@ EXPERIENCE: tuple[str, ...] = (
 HEALTH: tuple[str, ...] = ("loadgen_cpu", "loop_lag_ms")
 
 # Every figure a run measures (the load generator's extra interaction latencies included): in a
-# run that an abortOnFail gate stopped, a gate on one of these without samples fails ("no
-# observations") instead of being a configuration error (reports.gates_observe).
+# run that an abortOnFail gate stopped, or an invalid one, a gate on one of these without
+# samples fails ("no observations") instead of being a configuration error (reports.gates_observe).
 MEASURED: tuple[str, ...] = (*EXPERIENCE, "ws_connect_ms", "vote_ack_ms", "referral_ms")
 
 METRICS: tuple[str, ...] = BUSINESS + EXPERIENCE + HEALTH

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from livelab.errors import ConfigError, Problem, RunError
+from loadgen.chaos.killable_stack import CrashingStack
 from loadgen.chaos.moments import kill_moments
 from loadgen.chaos.orders import with_orders
-from loadgen.chaos.stack import CrashingStack
 from loadgen.chaos.verdict import EVENTS_FILE, ChaosVerdict, judge, reconnects
 from loadgen.run.commands import LocustSpec, locust_commands
 from loadgen.run.procs import Children

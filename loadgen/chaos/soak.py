@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from loadgen.chaos.killable_stack import CrashingStack
 from loadgen.chaos.soak_clients import Rates, whep_worker, ws_worker
-from loadgen.chaos.stack import CrashingStack
 from loadgen.locust.samples import percentile
 
 __all__ = ["SoakSample", "SoakVerdict", "demo_rates", "judge", "soak"]

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.backoff import Backoff
-from loadgen.chaos.stack import CrashingStack
+from loadgen.chaos.killable_stack import CrashingStack
 from loadgen.locust.samples import percentile
 
 __all__ = ["STORM_BACKOFF", "StormResult", "storm"]
