@@ -13,6 +13,7 @@ How late a script or an action starts against its schedule is recorded (`start_l
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 from collections.abc import Callable
@@ -108,15 +109,20 @@ class Viewer(User):
             _finish(script)
 
     def _run_actions(self, client: Adapter, script: Script) -> None:
-        # The order's idempotency key is stable for this script in this run (a retry must not
-        # order twice) and new in every run (a replayed plan orders again).
-        order_key = f"order-{script.id}-{_RUN_NONCE}"
+        # Each order's idempotency key is stable for that order of this script in this run (a
+        # retry must not order twice), distinct per order (a script may buy more than once) and
+        # new in every run (a replayed plan orders again).
+        orders = itertools.count(1)
+
+        def order() -> None:
+            client.order(script.order_cents, f"order-{script.id}-{next(orders)}-{_RUN_NONCE}")
+
         handlers: dict[str, Callable[[], Any]] = {
             "chat": client.chat,
             "like": client.like,
             "question": client.question,
             "share": client.share,
-            "order": lambda: client.order(script.order_cents, order_key),
+            "order": order,
         }
         for t, kind in script.actions:
             if not _sleep_until(t):
