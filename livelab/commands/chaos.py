@@ -64,9 +64,9 @@ def register(sub: Any) -> None:
 
 def parse_moments(text: str) -> tuple[float, ...]:
     """'30s,60s' / '1m,90' → (30.0, 60.0) / (60.0, 90.0); ConfigError naming --at otherwise."""
-    from stack.options import parse_duration
+    from livelab.durations import parse_duration
 
-    return tuple(parse_duration(part, source="--at") for part in text.split(",") if part.strip())
+    return tuple(parse_duration(part, "--at") for part in text.split(",") if part.strip())
 
 
 def _chaos(args: argparse.Namespace) -> int:

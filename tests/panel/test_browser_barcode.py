@@ -58,7 +58,7 @@ def _frames() -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed")
+        pytest.skip("Debian's chromium is not installed (`make test` installs it)")
     browser = launch(tmp_path_factory.mktemp("chromium"))
     try:
         cdp = Cdp(browser.page_ws_url(), timeout=20)

@@ -24,7 +24,9 @@ from loadgen.panel.browser_process import CHROMIUM
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's chromium is not installed (`make test` installs it)"
+    ),
 ]
 
 CLEAN, DELAYED = "delay 0ms", "delay 150ms"
