@@ -358,7 +358,8 @@ async def _media_worker_main(url: str, ctl: Any, out: Any) -> None:
     """Holds lightweight viewers; commands: ("add", n), ("g2g", seconds), ("stop",)."""
     import aiohttp
 
-    from stack import WhepViewer, restrict_ice_to_loopback
+    from loadgen.panel import WhepViewer
+    from stack import restrict_ice_to_loopback
 
     restrict_ice_to_loopback()
     viewers: list[WhepViewer] = []
@@ -563,7 +564,7 @@ def _report_media(r: dict[str, Any]) -> None:
         " includes aiortc's one-frame jitter-buffer hold, 67 ms at 15 fps)"
     )
     print(
-        f"  g2g p50/p95 (marker-bit viewer)    {r['g2g_marker_p50_ms']} / {r['g2g_marker_p95_ms']}"
+        f"  g2g p50/p95 (panel receive path)   {r['g2g_marker_p50_ms']} / {r['g2g_marker_p95_ms']}"
         f" ms; {r['g2g_frames']} frames, {r['g2g_unreadable']} unreadable"
     )
     print(f"  first frame after offer            {r['first_frame_ms']} ms")

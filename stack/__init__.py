@@ -4,8 +4,9 @@ Light on import: the public names below load their modules on first use, and `st
 `stack.ready` and `stack.testing` pull in no aiortc, so media-panel and Locust processes can
 import what they need. The server is `StackServer`, run by `run_server` (and by
 `stack.serve.serve`, the `livelab stack serve` loop, not re-exported because it shares its
-module's name); `WhepViewer` and `WhipPublisher` are WHEP/WHIP clients for tests and
-benchmarks; `start_stack_process` and `running_stack` start one for a test. The modules behind
+module's name); `WhipPublisher` is a WHIP client and `whep_offer`/`whep_leave` the WHEP
+signalling core of every viewer (the test viewer is `loadgen.panel.WhepViewer`, on the panel's
+receive path); `start_stack_process` and `running_stack` start one for a test. The modules behind
 these names are internal;
 `stack.standalone` publishes the synthetic host on its own (`livelab host`, WHIP or plain RTP).
 """
@@ -19,6 +20,7 @@ from livelab.lazy import lazy_names
 if TYPE_CHECKING:
     from stack.ice import (
         LOOPBACK,
+        loopback_if_local,
         restore_ice_host_addresses,
         restrict_ice_to_loopback,
         rtc_configuration,
@@ -38,8 +40,6 @@ if TYPE_CHECKING:
     )
     from stack.tokens import Claims, TokenError, TokenSigner
     from stack.whep_client import (
-        MarkerJitterBuffer,
-        WhepViewer,
         WhipPublisher,
         whep_leave,
         whep_offer,
@@ -51,16 +51,15 @@ __all__ = [
     "Claims",
     "IdempotencyConflict",
     "Ledger",
-    "MarkerJitterBuffer",
     "Order",
     "Registry",
     "StackOptions",
     "StackServer",
     "TokenError",
     "TokenSigner",
-    "WhepViewer",
     "WhipPublisher",
     "log_failure",
+    "loopback_if_local",
     "parse_duration",
     "parse_faults",
     "poll_until",
@@ -96,11 +95,10 @@ _HOME: dict[str, str] = {
     "TokenError": "tokens",
     "TokenSigner": "tokens",
     "LOOPBACK": "ice",
+    "loopback_if_local": "ice",
     "restore_ice_host_addresses": "ice",
     "restrict_ice_to_loopback": "ice",
     "rtc_configuration": "ice",
-    "MarkerJitterBuffer": "whep_client",
-    "WhepViewer": "whep_client",
     "WhipPublisher": "whep_client",
     "whep_leave": "whep_client",
     "whep_offer": "whep_client",

@@ -16,9 +16,13 @@ from collections.abc import Callable
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCIceServer
+from yarl import URL
+
+from netem_profiles import netio
 
 __all__ = [
     "LOOPBACK",
+    "loopback_if_local",
     "restore_ice_host_addresses",
     "restrict_ice_to_loopback",
     "rtc_configuration",
@@ -35,6 +39,12 @@ def _loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 def restrict_ice_to_loopback() -> None:
     """Make every ICE agent in this process gather exactly one host candidate: 127.0.0.1."""
     aioice.ice.get_host_addresses = _loopback_only
+
+
+def loopback_if_local(url: str) -> None:
+    """`restrict_ice_to_loopback()` when `url` names a loopback host (a local target)."""
+    if netio.is_loopback(URL(url).host or ""):
+        restrict_ice_to_loopback()
 
 
 def restore_ice_host_addresses() -> None:

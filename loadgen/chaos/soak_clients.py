@@ -168,8 +168,8 @@ def whep_worker(url: str, count: int, ctl: Any, out: Any) -> None:
 async def _whep_main(url: str, count: int, ctl: Any, out: Any) -> None:
     import aiohttp
 
+    from loadgen.panel import WhepViewer
     from stack.ice import restrict_ice_to_loopback
-    from stack.whep_client import WhepViewer
 
     restrict_ice_to_loopback()
     viewers = [WhepViewer(url, decode=False) for _ in range(count)]

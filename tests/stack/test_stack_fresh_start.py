@@ -20,11 +20,11 @@ import pytest
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
+from loadgen.panel import WhepViewer
 from netem_profiles.datagram import impair_endpoint
 from netem_profiles.model import Direction, Profile
 from stack.fanout import VIEWER_QUEUE_FRAMES, ForwardTrack, VideoHub
 from stack.testing import running_stack_server
-from stack.whep_client import WhepViewer
 
 FRAME_MS = 67.0  # 15 fps
 

@@ -13,10 +13,11 @@ import av
 import pytest
 from aiortc import VideoStreamTrack
 
+from loadgen.panel import WhepViewer
+from stack import WhipPublisher
 from stack.fanout import VideoHub
 from stack.picture import PictureSource
 from stack.testing import running_stack_server
-from stack.whep_client import WhepViewer, WhipPublisher
 
 ROOM = "demo"
 

@@ -15,10 +15,10 @@ import pytest
 from aiortc.codecs.vpx import vp8_depayload
 from aiortc.rtp import RtpPacket
 
+from loadgen.panel import WhepViewer
 from stack import barcode
 from stack.testing import start_stack_process, stop_stack_process
 from stack.vp8 import is_vp8_keyframe
-from stack.whep_client import WhepViewer
 
 
 def _host(*args: str) -> subprocess.Popen[str]:
