@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from reports.compare_render import comparison_json, comparison_markdown
     from reports.compare_sweep import make_executor, run_sweep, variant_scenarios
     from reports.gates import Gate, Verdict, Window, parse_gate, parse_gates
+    from reports.gates_abort import Abort, abort_gates, first_failure
     from reports.gates_judge import GateResult, judge
     from reports.gates_observe import evaluate, observe
     from reports.gates_output import gate_json, junit_xml, markdown_table, rich_table
@@ -72,6 +73,7 @@ __all__ = [
     "METRICS",
     "PLOTS",
     "TIMESERIES_COLUMNS",
+    "Abort",
     "BaselineRecord",
     "Comparison",
     "Gate",
@@ -87,6 +89,7 @@ __all__ = [
     "SampleSet",
     "Verdict",
     "Window",
+    "abort_gates",
     "build_figures",
     "capacity_figure",
     "capacity_json",
@@ -98,6 +101,7 @@ __all__ = [
     "distribution",
     "dumps",
     "evaluate",
+    "first_failure",
     "forest_plot",
     "forest_rows",
     "gate_json",
@@ -139,6 +143,9 @@ __all__ = [
 # Public name → the module that defines it; loaded on first use so that importing one small
 # module of the package (or the package itself) stays light.
 _HOME: dict[str, str] = {
+    "abort_gates": "gates_abort",
+    "Abort": "gates_abort",
+    "first_failure": "gates_abort",
     "BUSINESS": "metrics",
     "EXPERIENCE": "metrics",
     "HEALTH": "metrics",

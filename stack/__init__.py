@@ -26,11 +26,12 @@ if TYPE_CHECKING:
         rtc_configuration,
     )
     from stack.ledger import IdempotencyConflict, Ledger, Order
-    from stack.metrics import Registry
-    from stack.options import FAULT_KEYS, StackOptions, parse_duration, parse_faults
+    from stack.metrics import LAG_BUCKETS_MS, Histogram, Registry
+    from stack.options import FAULT_KEYS, StackOptions, parse_duration, parse_faults, parse_peaks
     from stack.ready import poll_until, read_ready, write_ready
     from stack.serve import run_server
     from stack.server import StackServer
+    from stack.standalone import HostStream, RtpSender, publish_whip
     from stack.tasks import log_failure, spawn
     from stack.testing import (
         running_stack,
@@ -47,12 +48,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAULT_KEYS",
+    "LAG_BUCKETS_MS",
     "LOOPBACK",
     "Claims",
+    "Histogram",
+    "HostStream",
     "IdempotencyConflict",
     "Ledger",
     "Order",
     "Registry",
+    "RtpSender",
     "StackOptions",
     "StackServer",
     "TokenError",
@@ -62,7 +67,9 @@ __all__ = [
     "loopback_if_local",
     "parse_duration",
     "parse_faults",
+    "parse_peaks",
     "poll_until",
+    "publish_whip",
     "read_ready",
     "restore_ice_host_addresses",
     "restrict_ice_to_loopback",
@@ -81,6 +88,12 @@ __all__ = [
 # Public name → the module that defines it; loaded on first use so that importing one small
 # module of the package (or the package itself) stays light.
 _HOME: dict[str, str] = {
+    "HostStream": "standalone",
+    "RtpSender": "standalone",
+    "publish_whip": "standalone",
+    "LAG_BUCKETS_MS": "metrics",
+    "Histogram": "metrics",
+    "parse_peaks": "options",
     "StackServer": "server",
     "FAULT_KEYS": "options",
     "StackOptions": "options",

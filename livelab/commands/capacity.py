@@ -109,8 +109,7 @@ def _check_target(url: str, allow_remote: bool) -> None:
 def _capacity(args: argparse.Namespace) -> int:
     import sim
     from livelab.commands.scenario import load_from_args
-    from loadgen.capacity import parse_steps
-    from loadgen.capacity.limits import limits_from_gates
+    from loadgen.capacity import limits_from_gates, parse_steps
     from reports import (
         Knee,
         capacity_figure,
@@ -134,7 +133,7 @@ def _capacity(args: argparse.Namespace) -> int:
     if args.target:
         _check_target(args.target, args.allow_remote)
     if args.media:
-        from loadgen.panel.config import check_target
+        from loadgen.panel import check_target
 
         check_target(args.media, args.allow_remote, "--media")
     limits, skipped, defaulted = limits_from_gates(
@@ -218,8 +217,7 @@ def _measure(
     args: argparse.Namespace, out: Path, forecast: Any, steps: list[int], limits: Any, seed: int
 ) -> Any:
     """Run the knee search against `--target` or a reference stack started here."""
-    from loadgen.capacity import search_knee
-    from loadgen.capacity.target import LocustTarget, StepSettings
+    from loadgen.capacity import LocustTarget, StepSettings, search_knee
 
     settings = StepSettings(
         duration_s=args.step_duration,

@@ -115,7 +115,7 @@ async def _publish(
     import signal
 
     from netem_profiles import netio
-    from stack.standalone import HostStream, RtpSender, publish_whip
+    from stack import HostStream, RtpSender, publish_whip
 
     until = asyncio.Event()
     loop = asyncio.get_running_loop()

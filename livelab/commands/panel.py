@@ -123,7 +123,7 @@ def register(sub: Any) -> None:
 
 def _kinds(args: argparse.Namespace, n_profiles: int) -> tuple[int, int]:
     """(probes, browsers) from --kinds, or --probes / --probe-share and --browsers."""
-    from loadgen.panel.config import parse_kinds
+    from loadgen.panel import parse_kinds
 
     if args.kinds is not None:
         if args.browsers is not None:
@@ -150,7 +150,7 @@ def _serve_live_metrics(port: int, out: str) -> Any:
     if port > 65535:
         raise ConfigError([Problem("--metrics-port", "", port, "-1 (off), 0 (free) or 1-65535")])
     from loadgen import live_endpoint
-    from loadgen.panel.live_metrics import PanelLiveMetrics
+    from loadgen.panel import PanelLiveMetrics
 
     live = PanelLiveMetrics()
     try:
@@ -196,7 +196,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     host = check_target(config.whep_url, config.allow_remote)
     if not is_loopback(host):
-        from loadgen.panel.janus import JanusTarget
+        from loadgen.panel import JanusTarget
 
         janus = JanusTarget.is_janus(config.whep_url)
         signalling = "Janus HTTP API sessions" if janus else "WHEP POSTs"

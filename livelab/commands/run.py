@@ -100,7 +100,7 @@ def _worker(args: argparse.Namespace) -> int:
             ]
         )
     if args.adapter:
-        from loadgen.run.adapter_check import check_adapter
+        from loadgen.run import check_adapter
 
         check_adapter(args.adapter)
     spec = LocustSpec(host=args.target, plan=Path(args.plan), out=Path("."), room=args.room,
@@ -120,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.worker:
         return _worker(args)
     if args.media:
-        from loadgen.panel.config import check_target
+        from loadgen.panel import check_target
 
         check_target(args.media, args.allow_remote, "--media")
     scenario = load_from_args(args)

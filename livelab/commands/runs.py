@@ -134,7 +134,7 @@ def _add(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from livelab import __version__
-    from loadgen.run.locust_import import import_locust
+    from loadgen.run import import_locust
 
     doc = import_locust(
         args.out,

@@ -151,8 +151,7 @@ def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from stack import StackOptions, parse_faults
-    from stack.options import parse_peaks
+    from stack import StackOptions, parse_faults, parse_peaks
     from stack.serve import serve  # not re-exported by `stack`: it shares its module's name
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")

@@ -16,8 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from loadgen.plan import Plan, Script
-from loadgen.plan.compile import CONNECT_S, apportion
+from loadgen.plan import CONNECT_S, Plan, Script, apportion
 
 __all__ = ["LEAD_S", "MAX_JOIN_RATE", "STEP_STREAM", "per_viewer_rates", "ramp_for", "step_plan"]
 

@@ -34,8 +34,7 @@ from loadgen.capacity.steps import LEAD_S, ramp_for, step_plan
 from loadgen.locust.samples import METRICS, percentile, read_samples
 from loadgen.media_target import media_url
 from loadgen.plan import save_plan
-from loadgen.run import LocustSpec, locust_commands
-from loadgen.run.procs import Children
+from loadgen.run import Children, LocustSpec, locust_commands
 from netem_profiles import free_port
 
 __all__ = ["LocustTarget", "StepSettings", "step_figures"]

@@ -64,7 +64,7 @@ async def _ws_main(base: str, secret: str, first: int, count: int, rates: Rates,
                    sample_every: int, ctl: Any, out: Any) -> None:  # fmt: skip
     import aiohttp
 
-    from stack.tokens import TokenSigner
+    from stack import TokenSigner
 
     signer = TokenSigner(secret.encode(), time.time)
     counts = _Counts()
@@ -169,7 +169,7 @@ async def _whep_main(url: str, count: int, ctl: Any, out: Any) -> None:
     import aiohttp
 
     from loadgen.panel import WhepViewer
-    from stack.ice import restrict_ice_to_loopback
+    from stack import restrict_ice_to_loopback
 
     restrict_ice_to_loopback()
     viewers = [WhepViewer(url, decode=False) for _ in range(count)]

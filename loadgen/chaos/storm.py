@@ -170,7 +170,7 @@ async def _worker_main(base: str, secret: str, first: int, count: int, backoff: 
                        ctl: Any, out: Any) -> None:  # fmt: skip
     import aiohttp
 
-    from stack.tokens import TokenSigner
+    from stack import TokenSigner
 
     signer = TokenSigner(secret.encode(), time.time)
     ws_base = base.replace("http://", "ws://", 1)

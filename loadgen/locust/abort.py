@@ -28,8 +28,7 @@ from loadgen.locust.runtime import RUNTIME, Runtime
 from loadgen.locust.samples import METRICS
 
 if TYPE_CHECKING:  # reports needs numpy and scipy: imported only where a gate is judged
-    from reports.gates import Gate
-    from reports.gates_abort import Abort
+    from reports import Abort, Gate
 
 __all__ = ["EVAL_EVERY_S", "AbortWatch", "load_abort_gates"]
 
@@ -40,8 +39,7 @@ EVAL_EVERY_S = 2.0  # k6 judges thresholds every 2 s while a test runs
 
 def load_abort_gates(path: str | Path) -> list[Gate]:
     """The `abortOnFail` gates of a `--livelab-abort` file (`{"source", "gates"}`)."""
-    from reports.gates import parse_gates
-    from reports.gates_abort import abort_gates
+    from reports import abort_gates, parse_gates
 
     spec = json.loads(Path(path).read_text("utf-8"))
     source = str(spec.get("source", path))
@@ -59,7 +57,7 @@ class AbortWatch:
 
     def check(self) -> Abort | None:
         """One judgement; the abort (once) when a gate fails."""
-        from reports.gates_abort import first_failure
+        from reports import first_failure
 
         if self.aborted is not None or self.runtime.t0 is None:
             return self.aborted

@@ -43,7 +43,7 @@ from prometheus_client.metrics_core import (
 from loadgen import live_endpoint
 from loadgen.locust.runtime import RUNTIME, Runtime
 from loadgen.locust.samples import METRICS
-from stack.metrics import Histogram
+from stack import Histogram
 
 __all__ = ["LoadgenCollector", "serve"]
 

@@ -36,11 +36,15 @@ from loadgen.panel.output import build_metrics, write_outputs
 from loadgen.panel.runner import PanelResult, run_panel, run_panel_async
 
 if TYPE_CHECKING:
+    from loadgen.panel.janus import JanusTarget
+    from loadgen.panel.live_metrics import PanelLiveMetrics
     from loadgen.panel.whep_viewer import WhepViewer
 
 __all__ = [
     "HealthLimits",
+    "JanusTarget",
     "PanelConfig",
+    "PanelLiveMetrics",
     "PanelResult",
     "WhepViewer",
     "assign_viewers",
@@ -54,4 +58,11 @@ __all__ = [
     "write_outputs",
 ]
 
-__getattr__, __dir__ = lazy_names(__name__, {"WhepViewer": "whep_viewer"}, __all__)
+# Loaded on first use: they import aiortc, aiohttp or prometheus_client.
+_HOME: dict[str, str] = {
+    "JanusTarget": "janus",
+    "PanelLiveMetrics": "live_metrics",
+    "WhepViewer": "whep_viewer",
+}
+
+__getattr__, __dir__ = lazy_names(__name__, _HOME, __all__)

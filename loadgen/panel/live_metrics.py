@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from loadgen import live_endpoint
 from loadgen.panel.freezes import FreezeDetector
-from stack.metrics import LAG_BUCKETS_MS
+from stack import LAG_BUCKETS_MS
 
 if TYPE_CHECKING:
     from loadgen.panel.viewer import ViewerRaw

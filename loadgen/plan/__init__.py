@@ -7,15 +7,22 @@ types (`Plan`, `Script`, `load_plan`) and the Locust slot arithmetic (`shape`) i
 standard library, so Locust processes can use them.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+from livelab.lazy import lazy_names
 from loadgen.plan.document import ACTIONS, Plan, Script, load_plan, save_plan
 from loadgen.plan.shape import share_of, slots_opened, users_at
 
+if TYPE_CHECKING:
+    from loadgen.plan.compile import CONNECT_S, apportion, compile_plan
+    from loadgen.plan.model_run import model_run_from_results, read_model_run
+
 __all__ = [
     "ACTIONS",
+    "CONNECT_S",
     "Plan",
     "Script",
+    "apportion",
     "compile_plan",
     "load_plan",
     "model_run_from_results",
@@ -26,15 +33,13 @@ __all__ = [
     "users_at",
 ]
 
+# numpy-backed parts load on first use, so `from loadgen.plan import load_plan` stays light.
+_HOME: dict[str, str] = {
+    "CONNECT_S": "compile",
+    "apportion": "compile",
+    "compile_plan": "compile",
+    "model_run_from_results": "model_run",
+    "read_model_run": "model_run",
+}
 
-def __getattr__(name: str) -> Any:
-    # numpy-backed parts load on first use, so `from loadgen.plan import load_plan` stays light.
-    if name == "compile_plan":
-        from loadgen.plan.compile import compile_plan
-
-        return compile_plan
-    if name in ("read_model_run", "model_run_from_results"):
-        from loadgen.plan import model_run
-
-        return getattr(model_run, name)
-    raise AttributeError(name)
+__getattr__, __dir__ = lazy_names(__name__, _HOME, __all__)

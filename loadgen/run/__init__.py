@@ -13,16 +13,22 @@ from typing import TYPE_CHECKING
 from livelab.lazy import lazy_names
 
 if TYPE_CHECKING:
+    from loadgen.run.adapter_check import check_adapter
     from loadgen.run.commands import LocustSpec, locust_commands
     from loadgen.run.finish import validity, write_run_info
+    from loadgen.run.locust_import import import_locust
     from loadgen.run.orchestrator import run
+    from loadgen.run.procs import Children
     from loadgen.run.record import RunOptions, RunOutcome, RunRecord
 
 __all__ = [
+    "Children",
     "LocustSpec",
     "RunOptions",
     "RunOutcome",
     "RunRecord",
+    "check_adapter",
+    "import_locust",
     "locust_commands",
     "run",
     "validity",
@@ -32,6 +38,9 @@ __all__ = [
 # Public name → the module that defines it; loaded on first use so that importing one small
 # module of the package (or the package itself) stays light.
 _HOME: dict[str, str] = {
+    "Children": "procs",
+    "check_adapter": "adapter_check",
+    "import_locust": "locust_import",
     "run": "orchestrator",
     "RunOptions": "record",
     "RunOutcome": "record",

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.locust.samples import METRICS
-from reports.gates import parse_gates
-from reports.gates_abort import abort_gates
+from reports import abort_gates, parse_gates
 
 __all__ = ["abort_notes", "write_abort_spec"]
 

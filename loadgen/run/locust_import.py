@@ -33,7 +33,7 @@ import numpy as np
 from livelab.errors import ConfigError, Problem
 from loadgen.locust.samples import METRICS, SampleBook, read_samples
 from loadgen.run.measured import experience
-from reports.metrics import distribution, dumps, new_document, scalar
+from reports import distribution, dumps, new_document, scalar
 
 __all__ = ["LocustEntry", "figures_from_entries", "import_locust", "read_csv", "read_json"]
 
