@@ -193,3 +193,21 @@ def test_report_rows_carry_the_change_and_its_verdict():
     rows = measured_changes(_doc(0.4))
     assert rows[0][:4] == ("overall", "retention_30s", 0.5, 0.4)
     assert "no significant change" in rows[0][4] and "thin: 12" in rows[0][4]
+
+
+def test_the_model_fed_per_profile_is_deterministic_and_keeps_its_draws():
+    import sim
+    from loadgen.run.closed_loop import scenario_with_qoe
+
+    base = load_scenario("scenarios/ci_smoke.toml")
+    qoe = {"ID-4g": {"g2g_latency_ms": [700.0, 900.0, 1100.0], "startup_ms": [400.0, FAILED_MS]}}
+    fed = scenario_with_qoe(base, qoe)
+    a, b = sim.simulate(fed), sim.simulate(fed)
+    for key in a.viewers:
+        assert np.array_equal(a.viewers[key], b.viewers[key], equal_nan=True), key
+    v = a.viewers
+    on = v["profile"] == list(a.profiles).index("ID-4g")
+    assert on.any() and set(np.unique(v["g2g_latency_ms"][on])) <= {700.0, 900.0, 1100.0}
+    assert np.all(v["pick_g2g_latency_ms"][on] >= 0) and np.all(v["pick_g2g_latency_ms"][~on] == -1)
+    failed = on & (v["pick_startup_ms"] == 1)
+    assert failed.any() and v["abandoned"][failed].all()  # a failed start: abandoned
