@@ -12,17 +12,19 @@ in the key, and k6's, the aggregation method in the expression (`reports.gates_k
     "ID:g2g_latency_ms.p95" = "< 600"            # per market
     "profile=ID-4g:freeze_ratio.p95" = "< 0.02"  # per network profile
     "measured:retention_30s" = ">= 0.5"          # the model fed with measured QoE
+    "with_measured_qoe.retention_30s" = ">= 0.45"  # the same, named as in metrics.json
     "chat_rtt_ms.p95" = { threshold = "< 600", window = "mini_peak_1" }
     "join_ms.p99" = { threshold = "< 1500", window = [60, 180] }   # seconds on the timeline
     "chat_rtt_ms.p99@mini_peak_2" = "< 800"       # the same, window in the key
     "chat_rtt_ms" = { threshold = "p(95)<600", abortOnFail = true, delayAbortEval = "10s" }
 
 A key is `[SCOPE:]...METRIC[.STAT][@WINDOW]`; SCOPE is a market code, `profile=NAME` or
-`measured`; STAT is `p50`/`p95`/`p99` (any `pNN` when samples are kept), `mean`, `n`, `min`,
-`max`, `value`, or `lo`/`hi` (the bounds of a replicated scalar's 95 % interval). The expression
-is `[AGG] OP NUMBER[UNIT]` with AGG one of k6's `p(N) avg min max med rate count value` (only
-when the key names no STAT), OP in `< <= > >= == === !=` and UNIT `%`, `ms` (on `*_ms`
-metrics) or `s` (on `*_s` metrics). A list gives several gates, keyed `KEY[0]`, `KEY[1]`, ….
+`measured` (or METRIC prefixed `with_measured_qoe.`); STAT is `p50`/`p95`/`p99` (any `pNN`
+when samples are kept), `mean`, `n`, `min`, `max`, `value`, or `lo`/`hi` (the bounds of a
+replicated scalar's 95 % interval). The expression is `[AGG] OP NUMBER[UNIT]` with AGG one of
+k6's `p(N) avg min max med rate count value` (only when the key names no STAT), OP in
+`< <= > >= == === !=` and UNIT `%`, `ms` (on `*_ms` metrics) or `s` (on `*_s` metrics). A list
+gives several gates, keyed `KEY[0]`, `KEY[1]`, ….
 `abortOnFail` gates stop a `livelab run` early (`reports.gates_abort`). Every problem raises
 `GateError` (exit 2) naming `gates.KEY`. Judging a run against parsed gates is
 `reports.gates_observe`.
@@ -57,6 +59,7 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _EXPR = re.compile(
     rf"^\s*(p\([^()]*\)|[a-z]+)?\s*(<=|<|>=|>|===|==|!=)\s*({_NUMBER})\s*(%|ms|s)?\s*$"
 )
+MEASURED_PREFIX = "with_measured_qoe"  # the metric-name form of the `measured:` scope
 _MARKET = re.compile(r"^[A-Z]{2}(-[A-Z]{1,2})?$")
 _STAT = re.compile(r"^(p(\d{1,2}(\.\d+)?|100)|mean|n|min|max|value|lo|hi)$")
 _METRIC = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -234,6 +237,9 @@ def parse_gate(key: str, spec: Any, source: str = "<gates>", index: int | None =
     parts = body.split(":")
     market = profile = None
     measured = False
+    if parts[-1].startswith(f"{MEASURED_PREFIX}."):  # "with_measured_qoe.retention_30s"
+        parts[-1] = parts[-1][len(MEASURED_PREFIX) + 1 :]
+        measured = True
     for scope in parts[:-1]:
         if scope == "measured" and not measured:
             measured = True

@@ -78,7 +78,7 @@ def render_html(
     title: str,
     meta: Mapping[str, Any],
     headline: tuple[Sequence[str], Sequence[Sequence[str]]],
-    measured: Sequence[tuple[str, str, float, float]],
+    measured: Sequence[tuple[str, str, float, float, str]],
     plots: Sequence[PlotImage],
     gate: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
@@ -114,11 +114,12 @@ def render_html(
         parts += [f"<p>{html.escape(fact)}</p>" for fact in commerce.facts]
     if measured:
         rows = [
-            [scope, metric, f"{a:.4g}", f"{b:.4g}", f"{(b - a) / a:+.1%}" if a else "—"]
-            for scope, metric, a, b in measured
+            [scope, metric, f"{a:.4g}", f"{b:.4g}", f"{(b - a) / a:+.1%}" if a else "—", note]
+            for scope, metric, a, b, note in measured
         ]
         parts.append("<h2>With measured QoE</h2>")
-        parts.append(_table(["scope", "metric", "modelled", "with measured QoE", "change"], rows))
+        head = ["scope", "metric", "modelled", "with measured QoE", "change", "95 % interval"]
+        parts.append(_table(head, rows))
     parts.append("<h2>Plots</h2>")
     for plot in plots:
         data = base64.b64encode(plot.png).decode("ascii")

@@ -27,7 +27,7 @@ def render_summary(
     title: str,
     meta: Mapping[str, Any],
     headline: tuple[Sequence[str], Sequence[Sequence[str]]],
-    measured: Sequence[tuple[str, str, float, float]],
+    measured: Sequence[tuple[str, str, float, float, str]],
     gate: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     report_name: str = "report.html",
@@ -66,8 +66,10 @@ def render_summary(
     overall = [m for m in measured if m[0] == "overall"]
     if overall:
         changes = [
-            f"{metric} {a:.4g} → {b:.4g}" + (f" ({(b - a) / a:+.1%})" if a else "")
-            for _, metric, a, b in overall
+            f"{metric} {a:.4g} → {b:.4g}"
+            + (f" ({(b - a) / a:+.1%})" if a else "")
+            + (f" — {note}" if note else "")
+            for _, metric, a, b, note in overall
         ]
         lines += ["", "**With measured QoE** (overall): " + "; ".join(changes)]
     for note in notes[:10]:

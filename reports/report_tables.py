@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["HEADLINE", "cell", "headline_rows", "measured_changes", "scenario_name"]
+__all__ = [
+    "HEADLINE", "cell", "change_note", "headline_rows", "measured_changes", "scenario_name",
+]  # fmt: skip
 
 # (column title, metric, statistic or None for a scalar's value)
 HEADLINE: tuple[tuple[str, str, str | None], ...] = (
@@ -72,8 +74,26 @@ def headline_rows(
     return header, rows
 
 
-def measured_changes(doc: Mapping[str, Any]) -> list[tuple[str, str, float, float]]:
-    """(scope, metric, modelled, with measured QoE) for the business headline figures."""
+def change_note(entry: Any) -> str:
+    """The closed loop's interval for a change (`with_measured_qoe` entry's `change`, written
+    by `loadgen.run.loop_interval`): "Δ −0.029 [−0.093, +0.007] 95 %: no significant change",
+    with "thin: N samples (< MIN)" when it rests on too few measured samples; "" without."""
+    change = entry.get("change") if isinstance(entry, Mapping) else None
+    if not isinstance(change, Mapping):
+        return ""
+    ci = change.get("ci95")
+    text = f"Δ {change.get('value', 0.0):+.4g}"
+    if isinstance(ci, list) and len(ci) == 2:
+        text += f" [{ci[0]:+.4g}, {ci[1]:+.4g}] 95 %"
+    text += f": {change.get('verdict', '')}"
+    if change.get("thin"):
+        text += f"; thin: {change.get('n', 0)} measured samples (< 30), flagged"
+    return text
+
+
+def measured_changes(doc: Mapping[str, Any]) -> list[tuple[str, str, float, float, str]]:
+    """(scope, metric, modelled, with measured QoE, `change_note`) for the business headline
+    figures."""
     measured = doc.get("with_measured_qoe")
     if not isinstance(measured, Mapping):
         return []
@@ -94,7 +114,9 @@ def measured_changes(doc: Mapping[str, Any]) -> list[tuple[str, str, float, floa
                 else None
             )
             if isinstance(a, int | float) and isinstance(b, int | float):
-                out.append((scope, metric, float(a), float(b)))
+                b_entry = b_entries.get(metric) if isinstance(b_entries, Mapping) else None
+                note = change_note(b_entry)
+                out.append((scope, metric, float(a), float(b), note))
     return out
 
 

@@ -121,6 +121,9 @@ class QoE(_Strict):
     """`[markets.qoe]`: fixed experience values replacing the modelled ones for a market.
 
     Each value is a number, or a list of samples drawn per viewer (measured distributions).
+    `profiles` holds the same fields per network profile of the market (`ID-4g`, `ID-evening`):
+    a viewer on a listed profile takes its values there, the others the market's (the closed
+    loop feeds measured samples back this way, `loadgen.run.closed_loop`).
     """
 
     startup_ms: Experience | None = None
@@ -129,9 +132,15 @@ class QoE(_Strict):
     chat_rtt_ms: Experience | None = None
     answer_ms: Experience | None = None
     resolution: int | None = Field(None, ge=144, le=2160, description="video height, px")
+    profiles: dict[str, QoE] | None = Field(
+        None, description='the same fields per profile of the market, e.g. {"ID-4g" = {...}}'
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> QoE:
+        for name, inner in (self.profiles or {}).items():
+            if inner.profiles:
+                raise ValueError(f"profiles.{name}: a profile's values take no profiles")
         limits = {
             "startup_ms": 600_000.0,
             "rebuffer_ratio": 1.0,
@@ -206,6 +215,16 @@ class Market(_Strict):
 
     # The merged behaviour, resolved once at validation: the model never reads presets.toml.
     _behavior: Behavior | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _qoe_profiles(self) -> Market:
+        allowed = [f"{self.code}-{k}" for k in ("wifi", "4g", "5g", "evening")]
+        unknown = sorted(set((self.qoe.profiles or {}) if self.qoe else {}) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"qoe.profiles: unknown profile {unknown[0]!r}; allowed: {', '.join(allowed)}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _behavior_resolves(self) -> Market:

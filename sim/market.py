@@ -18,7 +18,7 @@ from scenarios import Behavior, Market, Scenario
 from sim.capacity import EdgeQueue
 from sim.journey import U_ROWS, Journey, StreamContext, interactivity, journeys
 from sim.paths import ACCESS, MarketPaths, Paths, market_paths
-from sim.qoe import Conditions, Experience, experience, with_fixed
+from sim.qoe import FIXABLE, Conditions, Experience, experience, with_fixed
 from sim.rng import Streams
 from sim.schedule import (
     Grid,
@@ -83,6 +83,9 @@ class MarketModel:
         self.rng_referred = streams.get(f"{code}/referred")
         self.rng_invites = streams.get(f"{code}/invites")
         self.rng_qoe = streams.get(f"{code}/qoe")
+        # Which measured sample each viewer drew (`pick_*` columns), kept when any market of
+        # the scenario draws from sample lists: the closed loop's bootstrap reweights them.
+        self.keep_picks = any(_draws_lists(m) for m in scenario.markets)
         self.rng_overload = streams.get(f"{code}/overload")
         # Per-viewer store of what the overload and referral checks read, in batch order.
         self.n_seen = 0
@@ -140,10 +143,14 @@ class MarketModel:
         wait_ms, join_ms, share = self.edge.conditions(b, n)
         cond = Conditions(wait_ms, join_ms, share, interaction_ms)
         exp = experience(self.scenario, path, u[0], cond)
-        exp = with_fixed(exp, self.market.qoe, self.rng_qoe)
+        picks: dict[str, NDArray[np.int32]] | None = {} if self.keep_picks else None
+        exp = with_fixed(exp, self.market.qoe, self.rng_qoe, path.profile, self.paths.names, picks)
         j = journeys(self.ctx, arrival, access > 0, referred, exp, wait_ms / 1000.0, u)
         leave_b = self._admit(b, j, exp)
         batch = _batch(self, arrival, access, path, generation, exp, j, leave_b)
+        if picks is not None:
+            for name in FIXABLE:
+                batch[f"pick_{name}"] = picks.get(name, np.full(n, -1, dtype=np.int32))
         offset = self._remember(batch)
         batch["invites"] = self._refer(b, j, generation, offset)
         self.batches.append(batch)
@@ -256,6 +263,18 @@ class MarketModel:
         """(left early because of overload, final leave time) for every viewer, in batch order."""
         n = self.n_seen
         return self.store["cut"][:n] > 0, self.store["leave_s"][:n].copy()
+
+
+def _draws_lists(market: Market) -> bool:
+    """Whether the market's `qoe` (or one of its profiles') holds a sample list."""
+    q = market.qoe
+    if q is None:
+        return False
+    return any(
+        isinstance(getattr(one, name), list)
+        for one in (q, *(q.profiles or {}).values())
+        for name in FIXABLE
+    )
 
 
 def _leave_share(beh: Behavior, behind_ms: FloatArray) -> FloatArray:

@@ -31,7 +31,7 @@ from scenarios import Scenario
 if TYPE_CHECKING:
     from sim.result import SimResult
 
-__all__ = ["business", "outcomes"]
+__all__ = ["SUM_COLUMNS", "business", "business_columns", "business_from_sums", "outcomes"]
 
 
 def business(
@@ -74,6 +74,58 @@ def business(
         "return_rate": float(np.mean(v["returned"])),
         "repurchase_rate": float(np.mean(v["repurchased"][buyers])) if buyers.any() else 0.0,
         "cac_blended": float(cost.mean()),
+    }
+
+
+SUM_COLUMNS = ("count", "not_started", "kept_3s", "kept_30s", "kept_5m", "watch_s",
+               "interacted", "chats", "buyers", "orders", "gmv", "invites", "referred",
+               "returned", "rebought", "cost")  # fmt: skip
+
+
+def business_columns(
+    v: dict[str, NDArray[Any]], cac_paid: NDArray[np.float64], cac_ratio: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Per viewer, the `SUM_COLUMNS` whose (weighted) sums give `business` (n × columns): a
+    weighted figure is `business_from_sums(weight @ columns)`."""
+    watch = v["watch_s"]
+    started = ~v["abandoned"]
+    interacted = (
+        v["chats"] + v["likes"] + v["votes"] + v["questions"] + v["shares"] + v["orders"]
+    ) > 0
+    buyers = v["ordered"]
+    cost = np.where(v["referred"], cac_paid * cac_ratio, cac_paid)
+    cols = (np.ones(watch.shape[0]), ~started, started & (watch >= 3.0),
+            started & (watch >= 30.0), started & (watch >= 300.0), watch, interacted,
+            v["chats"], buyers, v["orders"], v["gmv"], v["invites"], v["referred"],
+            v["returned"], v["repurchased"] & buyers, cost)  # fmt: skip
+    return np.column_stack([np.asarray(c, dtype=np.float64) for c in cols])
+
+
+def business_from_sums(sums: NDArray[np.float64]) -> dict[str, float]:
+    """`business` from the (weighted) sums of `business_columns` (`peak_concurrent` left out:
+    it comes from the run's series, not from the viewers' outcomes)."""
+    s = dict(zip(SUM_COLUMNS, (float(x) for x in sums), strict=True))
+    total = s["count"]
+    if total <= 0:
+        return {"arrivals": 0.0}
+    minutes = s["watch_s"] / 60.0
+    return {
+        "arrivals": total,
+        "abandon_before_start": s["not_started"] / total,
+        "retention_3s": s["kept_3s"] / total,
+        "retention_30s": s["kept_30s"] / total,
+        "retention_5m": s["kept_5m"] / total,
+        "watch_time_mean_s": s["watch_s"] / total,
+        "interaction_rate": s["interacted"] / total,
+        "chat_per_viewer_min": s["chats"] / minutes if minutes > 0 else 0.0,
+        "conversion_rate": s["buyers"] / total,
+        "orders": s["orders"],
+        "gmv": s["gmv"],
+        "referral_k": s["invites"] / total,
+        "referred_share": s["referred"] / total,
+        "return_rate": s["returned"] / total,
+        "repurchase_rate": s["rebought"] / s["buyers"] if s["buyers"] > 0 else 0.0,
+        "cac_blended": s["cost"] / total,
     }
 
 

@@ -19,7 +19,7 @@
   the host react to the chat, which drives the interactivity penalty.
 
 `markets[].qoe` values replace the modelled ones (`with_fixed`): a number for every viewer, or a
-list of samples drawn per viewer.
+list of samples drawn per viewer; `markets[].qoe.profiles` the same per network profile.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from sim.paths import Paths
 
 __all__ = [
     "BANDWIDTH_HEADROOM",
+    "FIXABLE",
     "FREEZE_MIN_MS",
     "JITTER_BUFFER_MS",
     "Conditions",
@@ -146,31 +147,44 @@ def experience(
     )
 
 
-_FIXABLE = ("startup_ms", "rebuffer_ratio", "g2g_latency_ms", "chat_rtt_ms", "answer_ms")
+FIXABLE = ("startup_ms", "rebuffer_ratio", "g2g_latency_ms", "chat_rtt_ms", "answer_ms")
+IntArray = NDArray[np.int32]
 
 
-def with_fixed(exp: Experience, qoe: QoE | None, rng: np.random.Generator) -> Experience:
+def with_fixed(
+    exp: Experience,
+    qoe: QoE | None,
+    rng: np.random.Generator,
+    profile: NDArray[np.int16] | None = None,
+    names: tuple[str, ...] = (),
+    picks: dict[str, IntArray] | None = None,
+) -> Experience:
     """`exp` with the market's fixed `qoe` values laid over it.
 
     A number replaces the value for every viewer; a list is an empirical distribution sampled
-    per viewer (with replacement, from `rng`, fields in a fixed order). A fixed startup delay
-    is the whole startup, so `join_ms` is scaled with it.
+    per viewer (with replacement, from `rng`, fields in a fixed order). `qoe.profiles` does the
+    same per network profile: a viewer whose `profile` (an index into `names`, the market's
+    profile names) is listed takes the profile's values over the market's; profiles are drawn
+    after the market's fields, in name order, so a scenario without them draws as before. A
+    fixed startup delay is the whole startup, so `join_ms` is scaled with it.
+
+    `picks`, when given, receives per field the index each viewer drew from the list that
+    applied to it (−1: not drawn from a list) — the closed loop's bootstrap reweights them.
     """
     if qoe is None:
         return exp
     n = exp.startup_ms.shape[0]
     changes: dict[str, FloatArray] = {}
-    for name in _FIXABLE:
-        value = getattr(qoe, name)
-        if value is None:
-            continue
-        if isinstance(value, list):
-            samples = np.asarray(value, dtype=np.float64)
-            changes[name] = samples[rng.integers(0, samples.size, n)]
-        else:
-            changes[name] = np.full(n, float(value))
-    if qoe.resolution is not None:
-        changes["resolution"] = np.full(n, float(qoe.resolution))
+    _lay(changes, qoe, np.arange(n), n, rng, picks)
+    if qoe.profiles and profile is not None:
+        for name in sorted(qoe.profiles):
+            if name in names:
+                idx = np.flatnonzero(profile == names.index(name))
+                _lay(changes, qoe.profiles[name], idx, n, rng, picks)
+    if not changes:
+        return exp
+    for name in list(changes):  # viewers outside every fixed set keep their modelled value
+        changes[name] = np.where(np.isnan(changes[name]), getattr(exp, name), changes[name])
     if "startup_ms" in changes:
         ratio = np.divide(exp.join_ms, exp.startup_ms, out=np.ones(n), where=exp.startup_ms > 0)
         changes["join_ms"] = changes["startup_ms"] * ratio
@@ -178,6 +192,34 @@ def with_fixed(exp: Experience, qoe: QoE | None, rng: np.random.Generator) -> Ex
         base = exp.fps / np.maximum(1e-9, 1.0 - exp.rebuffer_ratio)
         changes["fps"] = base * (1.0 - changes["rebuffer_ratio"])
     return replace(exp, **changes)
+
+
+def _lay(
+    changes: dict[str, FloatArray],
+    qoe: QoE,
+    idx: NDArray[np.intp],
+    n: int,
+    rng: np.random.Generator,
+    picks: dict[str, IntArray] | None,
+) -> None:
+    """Write `qoe`'s values for the viewers `idx` into `changes` (NaN: not fixed)."""
+    if idx.size == 0:
+        return
+    for name in FIXABLE:
+        value = getattr(qoe, name)
+        if value is None:
+            continue
+        column = changes.setdefault(name, np.full(n, np.nan))
+        if isinstance(value, list):
+            samples = np.asarray(value, dtype=np.float64)
+            drawn = rng.integers(0, samples.size, idx.size)
+            column[idx] = samples[drawn]
+            if picks is not None:
+                picks.setdefault(name, np.full(n, -1, dtype=np.int32))[idx] = drawn
+        else:
+            column[idx] = float(value)
+    if qoe.resolution is not None:
+        changes.setdefault("resolution", np.full(n, np.nan))[idx] = float(qoe.resolution)
 
 
 def concat(parts: list[Experience]) -> Experience:

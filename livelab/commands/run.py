@@ -163,6 +163,13 @@ _P95 = ("join_ms", "chat_rtt_ms", "answer_ms", "order_ms", "g2g_latency_ms")
 _FILES = ("locust/stats_stats.csv", "panel.json", "stack_metrics.prom", "model/summary.md")
 
 
+def change_note(entry: Any) -> str:
+    """`reports.report_tables.change_note` (imported late: reports pulls in plotting)."""
+    from reports.report_tables import change_note as note
+
+    return note(entry)
+
+
 def run_summary(out: Path, doc: dict[str, Any], report: str | None, code: int) -> dict[str, Any]:
     """What `livelab run` prints (as text, or as JSON with --json): latencies in ms."""
     overall = doc["overall"]
@@ -177,6 +184,7 @@ def run_summary(out: Path, doc: dict[str, Any], report: str | None, code: int) -
         "retention_30s": {
             "modelled": (overall.get("retention_30s") or {}).get("value"),
             "with_measured_qoe": loop.get("value"),
+            "change": loop.get("change"),
         },
         "files": {n: str(out / n) for n in _FILES if (out / n).exists()},
         "report": report,
@@ -196,6 +204,9 @@ def _print_summary(s: dict[str, Any]) -> None:
     if retention["modelled"] is not None and retention["with_measured_qoe"] is not None:
         print(f"  retention_30s: modelled {retention['modelled']:.1%}, with measured QoE "
               f"{retention['with_measured_qoe']:.1%}")  # fmt: skip
+        note = change_note({"change": retention.get("change")})
+        if note:
+            print(f"    {note}")
     for note in s["notes"]:
         print(f"  note: {note}")
     for name, path in s["files"].items():

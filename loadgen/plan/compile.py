@@ -31,6 +31,7 @@ import numpy as np
 
 from loadgen.plan.document import Plan, Script
 from loadgen.plan.model_run import ACTION_COUNTS, ModelRun
+from loadgen.plan.panel_plan import place_panel
 from loadgen.plan.window import Window, choose_window, concurrency_per_second
 
 __all__ = [
@@ -206,6 +207,10 @@ def compile_plan(
         if float(e.get("end_s", e.get("start_s", 0))) > win.start_s
         and float(e.get("start_s", 0)) < win.end_s
     ]
+    probes = round(panel_viewers * probe_share)
+    kind_counts = _kind_counts(panel_viewers, kinds)
+    measuring = kind_counts["probes"] + kind_counts["browsers"] if kind_counts else probes
+    placed = place_panel(panel_viewers, measuring, mix)
     return Plan(
         scale=scale,
         seed=seed,
@@ -215,9 +220,11 @@ def compile_plan(
         scripts=tuple(kept),
         panel={
             "viewers": panel_viewers,
-            "probes": round(panel_viewers * probe_share),
-            "profiles": apportion(panel_viewers, mix),
-            **_kind_counts(panel_viewers, kinds),
+            "probes": probes,
+            "profiles": placed.profiles,
+            **kind_counts,
+            "needing": list(placed.needing),
+            "unserved": list(placed.unserved),
         },
         events=tuple(events),
         source=dict(source or {}),

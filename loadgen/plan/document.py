@@ -74,7 +74,9 @@ class Plan:
 
     `curve[i]`: scripts active during second i (start_s <= i < end_s), i.e. the modelled
     concurrency scaled down; `window`: start/end in s from the stream start and the rule;
-    `panel`: media-panel viewers per network profile (`{MARKET}-{access}`) and probe count;
+    `panel`: media-panel viewers per network profile (`{MARKET}-{access}`) and probe count,
+    the profiles that need a measurement and those the panel cannot serve
+    (`loadgen.plan.panel_plan`);
     `events`: host events inside the window, shifted to plan time; `sampling`: how the
     scripts were drawn (`scale`, `sampled`; with a commerce-actor stratum also `actor_scale`,
     `actor_kinds`, `actors`).

@@ -21,7 +21,9 @@ from livelab.errors import LabError
 from loadgen.locust.samples import SampleBook, read_samples
 from loadgen.run.abort import abort_notes
 from loadgen.run.closed_loop import measured_qoe, scenario_with_qoe
+from loadgen.run.closed_loop import unmeasured as unmeasured_profiles
 from loadgen.run.locust_exit import exceptions_logged, locust_exit_verdict
+from loadgen.run.loop_interval import MIN_SAMPLES, RESAMPLES, change_intervals
 from loadgen.run.measured import experience
 from loadgen.run.record import RunOutcome, RunRecord
 
@@ -83,22 +85,66 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _path_rtts(results: Any, markets: list[str]) -> dict[str, np.ndarray]:
+def _path_rtts(results: Any) -> dict[str, np.ndarray]:
+    """Per model profile, the first replication's viewers' path RTTs, ms."""
     if not results:
         return {}
     first = results[0]
     viewers = first.viewers
-    names = list(first.markets)
-    out = {}
-    for m in markets:
-        if m in names and "rtt_ms" in viewers:
-            out[m] = np.asarray(viewers["rtt_ms"])[np.asarray(viewers["market"]) == names.index(m)]
-    return out
+    if "rtt_ms" not in viewers:
+        return {}
+    profile = np.asarray(viewers["profile"])
+    rtt = np.asarray(viewers["rtt_ms"])
+    return {name: rtt[profile == i] for i, name in enumerate(first.profiles)}
+
+
+def _closed_loop(r: RunRecord, book: SampleBook, panel: Any, digest: str) -> dict[str, Any]:
+    """The `with_measured_qoe` section: the model re-run with the measured experience per
+    profile, each business figure's change against the modelled one with its 95 % interval
+    (`loop_interval`), what was fed back and which profiles went unmeasured. Empty when
+    nothing was measured."""
+    import sim
+    from livelab import __version__
+
+    results = r.model_results
+    profiles = list(results[0].profiles)
+    qoe = measured_qoe(
+        book,
+        profiles,
+        path_rtt_ms=_path_rtts(results),
+        panel=panel,
+        add_path=not r.scenario.load.ws_through_profile,
+        host_delay_ms=r.scenario.stream.host_delay_ms if r.reference_stack else 0.0,
+        seed=r.scenario.scenario.seed,
+    )
+    if not qoe:
+        return {}
+    again = scenario_with_qoe(r.scenario, qoe)
+    rerun = sim.simulate_all(again)
+    doc2 = sim.metrics_document(rerun, again, scenario_hash=digest, version=__version__)
+    changes = change_intervals(results, rerun, again, qoe, seed=r.scenario.scenario.seed)
+    section: dict[str, Any] = {
+        "overall": _with_change(business(doc2["overall"]), changes.get("overall", {})),
+        "markets": {
+            m: _with_change(business(v), changes.get(m, {}))
+            for m, v in doc2.get("markets", {}).items()
+        },
+        "fed_back": {p: {k: len(v) for k, v in f.items()} for p, f in qoe.items()},
+        "interval": {
+            "method": "paired percentile bootstrap over measured samples and replications",
+            "resamples": RESAMPLES,
+            "min_samples": MIN_SAMPLES,
+        },
+    }
+    return section
+
+
+def _with_change(figures: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    return {k: {**v, "change": changes[k]} if k in changes else v for k, v in figures.items()}
 
 
 def finish(r: RunRecord, *, interrupted: bool) -> RunOutcome:
     """Write `metrics.json`, `panel.json`, the report and `run.json` of the run `r`."""
-    import sim
     from livelab import __version__
     from reports import distribution, dumps, new_document, scalar
     from scenarios import scenario_hash
@@ -132,6 +178,14 @@ def finish(r: RunRecord, *, interrupted: bool) -> RunOutcome:
     ]
     notes += [f"reference stack restarted at {t} s" for t in r.stack_restarts_s]
     notes += r.notes
+    needing = (r.plan.panel.get("needing") if r.plan else None) or []
+    unmeasured = unmeasured_profiles(needing, panel)
+    if unmeasured:
+        notes.append(
+            f"closed loop: {len(unmeasured)} profile(s) with ≥ 5 % of the audience unmeasured "
+            f"(fewer than 3 probe or browser viewers with ≥ 30 s of frames), model kept: "
+            + ", ".join(unmeasured)
+        )
     digest = scenario_hash(r.scenario)
     doc = new_document(
         {
@@ -167,24 +221,10 @@ def finish(r: RunRecord, *, interrupted: bool) -> RunOutcome:
         "markets": {m: _modelled_experience(v) for m, v in model.get("markets", {}).items()},
     }
     if not interrupted and r.model_results:
-        qoe = measured_qoe(
-            book,
-            markets,
-            path_rtt_ms=_path_rtts(r.model_results, markets),
-            panel=panel,
-            add_path=not load.ws_through_profile,
-            host_delay_ms=r.scenario.stream.host_delay_ms if r.reference_stack else 0.0,
-            seed=r.scenario.scenario.seed,
-        )
-        if qoe:
-            again = scenario_with_qoe(r.scenario, qoe)
-            results = sim.simulate_all(again)
-            doc2 = sim.metrics_document(results, again, scenario_hash=digest, version=__version__)
-            doc["with_measured_qoe"] = {
-                "overall": business(doc2["overall"]),
-                "markets": {m: business(v) for m, v in doc2.get("markets", {}).items()},
-                "fed_back": {m: {k: len(v) for k, v in f.items()} for m, f in qoe.items()},
-            }
+        loop = _closed_loop(r, book, panel, digest)
+        if loop:
+            loop["unmeasured"] = unmeasured
+            doc["with_measured_qoe"] = loop
     (out / "metrics.json").write_text(dumps(doc))
     report = _report(out) if r.options.report and not interrupted else None
     write_run_info(r, report=str(report) if report else None, valid=valid)

@@ -88,31 +88,42 @@ def test_market_of_profile_prefers_the_longest_code():
 
 def test_measured_qoe_adds_the_modelled_path_and_caps_lists():
     book = _book()
-    rtts = {"ID": np.array([50.0, 50.0]), "GB": np.array([200.0])}
-    panel = {"viewers": [{"profile": "ID-4g", "stats": {"g2g_latency_ms": {"p50": 60.0},
-                                                        "freeze_ratio": 2.0}}]}  # fmt: skip
-    qoe = measured_qoe(book, ["ID", "GB", "SA"], path_rtt_ms=rtts, panel=panel, add_path=True,
+    rtts = {"ID-4g": np.array([50.0, 50.0]), "GB-wifi": np.array([200.0])}
+    panel = {
+        "viewers": [
+            {
+                "profile": "ID-4g",
+                "first_frame_ms": 400.0,
+                "stats": {"g2g_latency_ms": {"p50": 60.0}, "freeze_ratio": 2.0},
+            }
+        ]
+    }
+    profiles = ["ID-wifi", "ID-4g", "GB-wifi", "SA-4g"]
+    qoe = measured_qoe(book, profiles, path_rtt_ms=rtts, panel=panel, add_path=True,
                        host_delay_ms=500.0, seed=1)  # fmt: skip
-    assert qoe["ID"]["chat_rtt_ms"] == [60.0, 70.0, 80.0]
-    assert qoe["GB"] == {"chat_rtt_ms": [300.0]}
-    assert qoe["ID"]["g2g_latency_ms"] == [560.0]  # synthetic host + the declared pipeline
-    assert qoe["ID"]["rebuffer_ratio"] == [1.0]  # clipped to a ratio
-    assert "SA" not in qoe
-    plain = measured_qoe(book, ["ID"], path_rtt_ms=rtts, panel=None, add_path=False,
+    assert qoe["ID-4g"]["chat_rtt_ms"] == [60.0, 70.0, 80.0]
+    assert qoe["GB-wifi"] == {"chat_rtt_ms": [300.0]}
+    assert qoe["ID-4g"]["g2g_latency_ms"] == [560.0]  # synthetic host + the declared pipeline
+    assert qoe["ID-4g"]["rebuffer_ratio"] == [1.0]  # clipped to a ratio
+    assert qoe["ID-4g"]["startup_ms"] == [400.0]
+    assert "SA-4g" not in qoe and "ID-wifi" not in qoe  # unmeasured: the model is kept
+    plain = measured_qoe(book, ["ID-4g"], path_rtt_ms=rtts, panel=None, add_path=False,
                          host_delay_ms=0.0, seed=1)  # fmt: skip
-    assert plain["ID"]["chat_rtt_ms"] == [10.0, 20.0, 30.0]
+    assert plain["ID-4g"]["chat_rtt_ms"] == [10.0, 20.0, 30.0]
     big = SampleBook()
     for i in range(MAX_SAMPLES * 3):
         big.add("chat_rtt_ms", "ID", "ID-4g", float(i), True, 0.0)
-    capped = measured_qoe(big, ["ID"], path_rtt_ms={}, panel=None, add_path=False,
-                          host_delay_ms=0.0, seed=1)["ID"]["chat_rtt_ms"]  # fmt: skip
+    capped = measured_qoe(big, ["ID-4g"], path_rtt_ms={}, panel=None, add_path=False,
+                          host_delay_ms=0.0, seed=1)["ID-4g"]["chat_rtt_ms"]  # fmt: skip
     assert len(capped) == MAX_SAMPLES and capped[0] == 0.0 and capped[-1] == MAX_SAMPLES * 3 - 1
 
 
-def test_scenario_with_qoe_sets_lists_and_keeps_other_markets():
+def test_scenario_with_qoe_sets_lists_per_profile_and_keeps_other_markets():
     scenario = load_scenario("scenarios/demo.toml")
-    again = scenario_with_qoe(scenario, {"ID": {"chat_rtt_ms": [900.0, 950.0]}})
-    assert again.market("ID").qoe.chat_rtt_ms == [900.0, 950.0]
+    again = scenario_with_qoe(scenario, {"ID-4g": {"chat_rtt_ms": [900.0, 950.0]}})
+    qoe = again.market("ID").qoe
+    assert qoe.profiles["ID-4g"].chat_rtt_ms == [900.0, 950.0]
+    assert qoe.chat_rtt_ms is None  # the market's other profiles keep the model
     assert again.market("GB").qoe == scenario.market("GB").qoe
     assert again.load == scenario.load
 

@@ -119,8 +119,11 @@ def test_compile_window_carries_present_viewers_and_shifts_events(run):
     assert plan.events[0]["start_s"] == 0.0 and plan.events[0]["end_s"] == 60.0
     # Present in 120-180: ID-wifi, GB-wifi x2, ID-4g x2 → 4 seats: 1.6/1.6/0.8 by largest
     # remainder gives ID-wifi its seat first, then the 0.6 tie goes to GB-wifi by name.
+    # Two probes cannot give one profile its 3 measuring viewers: the panel keeps the audience
+    # spread and every profile with ≥ 5 % of it is named unserved (the run's notes say so).
     assert plan.panel == {
-        "viewers": 4, "probes": 2, "profiles": {"GB-wifi": 2, "ID-4g": 1, "ID-wifi": 1}
+        "viewers": 4, "probes": 2, "profiles": {"GB-wifi": 2, "ID-4g": 1, "ID-wifi": 1},
+        "needing": ["GB-wifi", "ID-4g", "ID-wifi"], "unserved": ["GB-wifi", "ID-4g", "ID-wifi"],
     }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from loadgen.run.measured import market_of_profile
 from netem_profiles import free_port
 
 LIVELAB = [sys.executable, "-m", "livelab"]
@@ -79,8 +80,10 @@ def test_chat_delay_fault_shows_in_chat_rtt_and_in_retention(clean_and_fault):
     print(f"\nchat_rtt_ms p95 clean {c['p95']:.1f} (n={c['n']}), fault {f['p95']:.1f}, +{rise:.1f}")
     assert c["n"] >= 100 and f["n"] >= 100
     assert f["p95"] - c["p95"] >= 800.0, (c, f)
-    # Every market's measured chat went back into the model; retention falls only with the fault.
-    assert set(fault["with_measured_qoe"]["fed_back"]) == set(MARKETS)
+    # Every market's measured chat went back into the model (per profile); retention falls only
+    # with the fault.
+    fed = fault["with_measured_qoe"]["fed_back"]
+    assert {market_of_profile(p, MARKETS) for p in fed} == set(MARKETS)
     modelled = fault["overall"]["retention_30s"]["value"]
     assert fault["with_measured_qoe"]["overall"]["retention_30s"]["value"] < modelled
     clean_loop = clean["with_measured_qoe"]["overall"]["retention_30s"]["value"]

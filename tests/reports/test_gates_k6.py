@@ -203,7 +203,8 @@ def test_the_syntax_example_in_docs_parses() -> None:
     block = re.search(r"## Threshold syntax.*?```toml\n(.*?)```", text, re.S)
     assert block is not None
     gates = parse_gates(tomllib.loads(block.group(1))["gates"], "docs/gates.md")
-    assert len(gates) == 15  # 14 keys, one of them a list of two
+    assert len(gates) == 16  # 15 keys, one of them a list of two
     by_key = {g.key: g for g in gates}
+    assert by_key["with_measured_qoe.retention_30s"].measured
     assert by_key["chat_rtt_ms"].stat == by_key["chat_rtt_ms.p95"].stat == "p95"
     assert by_key["order_ms"].abort_on_fail and by_key["order_ms"].delay_abort_eval_s == 10.0
