@@ -72,6 +72,12 @@ class ViewerRaw:
     phases: dict[str, float | None] = field(default_factory=dict)
     frame_ms: list[float] = field(default_factory=list)
     g2g: list[tuple[float, float]] = field(default_factory=list)  # (wall ms, g2g ms)
+    # Browser viewers: g2g split at the frame's receive time, (wall ms, path ms, hold ms):
+    # path = last packet received − barcode, hold = shown − received (Chromium's own delay).
+    g2g_parts: list[tuple[float, float, float]] = field(default_factory=list)
+    # Browser viewers: Chromium's cumulative counters once a second, (wall ms, jitterBufferDelay
+    # ms, jitterBufferEmittedCount, totalDecodeTime ms, framesDecoded), to take the steady part.
+    stat_samples: list[tuple[float, float, float, float, float]] = field(default_factory=list)
     bytes_by_second: dict[int, int] = field(default_factory=dict)
     streams: list[dict[str, Any]] = field(default_factory=list)
     counters: dict[str, float] = field(default_factory=dict)
