@@ -11,6 +11,9 @@ Pooling rules (stated, because they change the numbers):
   (`loadgen.panel.freezes`); a browser viewer's are Chromium's own ``freezeCount`` and
   ``totalFreezesDuration`` (the same W3C definition, counted by the browser);
   ``packet_loss`` = lost / expected media packets (RTX excluded);
+* ``g2g_playout_ms``, ``playout_freeze_count_per_min``, ``playout_freeze_ratio`` (aiortc
+  viewers, fixed receiver): the same figures from when a browser would have shown each frame
+  (`loadgen.panel.playout`, a model), pooled like g2g and freezes;
 * ``g2g_path_ms`` / ``browser_hold_ms`` (browser viewers, after the warm-up, pooled like g2g):
   each frame's g2g split at the time its last packet was received (``requestVideoFrameCallback``
   ``receiveTime``): capture → received, and received → shown (Chromium's jitter buffer, decode
@@ -53,6 +56,12 @@ def viewer_summary(raw: ViewerRaw, warmup_s: float) -> dict[str, Any]:
     out["stats"]["g2g_latency_ms"] = distribution(steady)
     out["stats"]["first_frame_g2g_ms"] = raw.g2g[0][1] if raw.g2g else None
     out["stats"]["g2g_warmup_s"] = warmup_s
+    if raw.playout_frame_ms:
+        st = out["stats"]
+        st["g2g_playout_ms"] = distribution(_steady_playout(raw, warmup_s))
+        fz = detect_freezes(raw.playout_frame_ms, end_ms=raw.end_ms)
+        st["playout_freeze_count_per_min"] = fz.per_min
+        st["playout_freeze_ratio"] = fz.ratio
     if raw.g2g_parts:
         path, hold = _steady_parts(raw, warmup_s)
         out["stats"]["g2g_path_ms"] = distribution(path)
@@ -97,6 +106,13 @@ def _steady_g2g(raw: ViewerRaw, warmup_s: float) -> list[float]:
     return [g for t, g in raw.g2g if t >= cut]
 
 
+def _steady_playout(raw: ViewerRaw, warmup_s: float) -> list[float]:
+    if not raw.frame_ms:
+        return []
+    cut = raw.frame_ms[0] + warmup_s * 1000.0
+    return [g for t, g in raw.g2g_playout if t >= cut]
+
+
 def _steady_parts(raw: ViewerRaw, warmup_s: float) -> tuple[list[float], list[float]]:
     """A browser viewer's (path ms, hold ms) after the warm-up (see `ViewerRaw.g2g_parts`)."""
     if not raw.frame_ms:
@@ -126,6 +142,8 @@ def profile_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
     ok = [r for r in raws if r.error is None]
     g2g: list[float] = []
     path: list[float] = []
+    playout: list[float] = []
+    playout_freezes = playout_frozen = playout_watched = 0.0
     hold: list[float] = []
     firsts: list[float] = []
     freezes = frozen = watched = 0.0
@@ -137,6 +155,12 @@ def profile_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
     jitter: list[float] = []
     for r in raws:
         g2g += _steady_g2g(r, warmup_s)
+        playout += _steady_playout(r, warmup_s)
+        if r.playout_frame_ms:
+            pf = detect_freezes(r.playout_frame_ms, end_ms=r.end_ms)
+            playout_freezes += pf.count
+            playout_frozen += pf.frozen_ms
+            playout_watched += pf.watched_ms
         p, h = _steady_parts(r, warmup_s)
         path += p
         hold += h
@@ -178,6 +202,11 @@ def profile_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
         "probes": sum(1 for r in raws if r.spec.kind == "probe"),
         "browsers": sum(1 for r in raws if r.spec.kind == "browser"),
         "first_frame_g2g_ms": distribution(firsts),
+        "g2g_playout_ms": distribution(playout),
+        "playout_freeze_count_per_min": (
+            playout_freezes * 60_000.0 / playout_watched if playout_watched > 0 else None
+        ),
+        "playout_freeze_ratio": playout_frozen / playout_watched if playout_watched > 0 else None,
         "g2g_path_ms": distribution(path),
         "browser_hold_ms": distribution(hold),
         "bitrate_kbps": total_bytes * 8 / 1000.0 / span_s if span_s > 0 else 0.0,
