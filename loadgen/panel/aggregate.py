@@ -11,6 +11,13 @@ Pooling rules (stated, because they change the numbers):
   (`loadgen.panel.freezes`); a browser viewer's are Chromium's own ``freezeCount`` and
   ``totalFreezesDuration`` (the same W3C definition, counted by the browser);
   ``packet_loss`` = lost / expected media packets (RTX excluded);
+* ``g2g_playout_ms``, ``playout_freeze_count_per_min``, ``playout_freeze_ratio`` (aiortc
+  viewers, fixed receiver): the same figures from when a browser would have shown each frame
+  (`loadgen.panel.playout`, a model), pooled like g2g and freezes;
+* ``g2g_path_ms`` / ``browser_hold_ms`` (browser viewers, after the warm-up, pooled like g2g):
+  each frame's g2g split at the time its last packet was received (``requestVideoFrameCallback``
+  ``receiveTime``): capture → received, and received → shown (Chromium's jitter buffer, decode
+  and render); empty for aiortc viewers;
   ``error_rate`` = viewers that failed to join or watch / viewers.
 """
 
@@ -49,6 +56,20 @@ def viewer_summary(raw: ViewerRaw, warmup_s: float) -> dict[str, Any]:
     out["stats"]["g2g_latency_ms"] = distribution(steady)
     out["stats"]["first_frame_g2g_ms"] = raw.g2g[0][1] if raw.g2g else None
     out["stats"]["g2g_warmup_s"] = warmup_s
+    if raw.playout_frame_ms:
+        st = out["stats"]
+        st["g2g_playout_ms"] = distribution(_steady_playout(raw, warmup_s))
+        fz = detect_freezes(raw.playout_frame_ms, end_ms=raw.end_ms)
+        st["playout_freeze_count_per_min"] = fz.per_min
+        st["playout_freeze_ratio"] = fz.ratio
+    if raw.g2g_parts:
+        path, hold = _steady_parts(raw, warmup_s)
+        out["stats"]["g2g_path_ms"] = distribution(path)
+        out["stats"]["browser_hold_ms"] = distribution(hold)
+    delays = _steady_browser_delays(raw, warmup_s)
+    if delays is not None:
+        out["stats"]["steady_jitter_buffer_delay_ms"] = delays[0]
+        out["stats"]["steady_decode_ms"] = delays[1]
     out["join_ms"] = raw.phases.get("ice_connected_ms")
     out["watch_start_ms"] = first
     if raw.spec.kind == "browser":
@@ -85,10 +106,45 @@ def _steady_g2g(raw: ViewerRaw, warmup_s: float) -> list[float]:
     return [g for t, g in raw.g2g if t >= cut]
 
 
+def _steady_playout(raw: ViewerRaw, warmup_s: float) -> list[float]:
+    if not raw.frame_ms:
+        return []
+    cut = raw.frame_ms[0] + warmup_s * 1000.0
+    return [g for t, g in raw.g2g_playout if t >= cut]
+
+
+def _steady_parts(raw: ViewerRaw, warmup_s: float) -> tuple[list[float], list[float]]:
+    """A browser viewer's (path ms, hold ms) after the warm-up (see `ViewerRaw.g2g_parts`)."""
+    if not raw.frame_ms:
+        return [], []
+    cut = raw.frame_ms[0] + warmup_s * 1000.0
+    kept = [(a, b) for t, a, b in raw.g2g_parts if t >= cut]
+    return [a for a, _ in kept], [b for _, b in kept]
+
+
+def _steady_browser_delays(raw: ViewerRaw, warmup_s: float) -> tuple[float, float] | None:
+    """Chromium's own mean jitter-buffer delay and decode time per frame (ms) after the
+    warm-up, from the once-a-second counters; None without two samples in that window."""
+    if not raw.frame_ms:
+        return None
+    cut = raw.frame_ms[0] + warmup_s * 1000.0
+    kept = [s for s in raw.stat_samples if s[0] >= cut]
+    if len(kept) < 2:
+        return None
+    (_, jb0, em0, dec0, n0), (_, jb1, em1, dec1, n1) = kept[0], kept[-1]
+    if em1 <= em0 or n1 <= n0:
+        return None
+    return (jb1 - jb0) / (em1 - em0), (dec1 - dec0) / (n1 - n0)
+
+
 def profile_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
     """Metrics (docs/design.md shape) of one group of viewers; panel extras under ``_extra``."""
     ok = [r for r in raws if r.error is None]
     g2g: list[float] = []
+    path: list[float] = []
+    playout: list[float] = []
+    playout_freezes = playout_frozen = playout_watched = 0.0
+    hold: list[float] = []
     firsts: list[float] = []
     freezes = frozen = watched = 0.0
     lost = expected = 0
@@ -99,6 +155,15 @@ def profile_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
     jitter: list[float] = []
     for r in raws:
         g2g += _steady_g2g(r, warmup_s)
+        playout += _steady_playout(r, warmup_s)
+        if r.playout_frame_ms:
+            pf = detect_freezes(r.playout_frame_ms, end_ms=r.end_ms)
+            playout_freezes += pf.count
+            playout_frozen += pf.frozen_ms
+            playout_watched += pf.watched_ms
+        p, h = _steady_parts(r, warmup_s)
+        path += p
+        hold += h
         if r.g2g:
             firsts.append(r.g2g[0][1])
         count, frozen_ms, watched_ms = _freezes(r)
@@ -137,6 +202,13 @@ def profile_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
         "probes": sum(1 for r in raws if r.spec.kind == "probe"),
         "browsers": sum(1 for r in raws if r.spec.kind == "browser"),
         "first_frame_g2g_ms": distribution(firsts),
+        "g2g_playout_ms": distribution(playout),
+        "playout_freeze_count_per_min": (
+            playout_freezes * 60_000.0 / playout_watched if playout_watched > 0 else None
+        ),
+        "playout_freeze_ratio": playout_frozen / playout_watched if playout_watched > 0 else None,
+        "g2g_path_ms": distribution(path),
+        "browser_hold_ms": distribution(hold),
         "bitrate_kbps": total_bytes * 8 / 1000.0 / span_s if span_s > 0 else 0.0,
         "packets_lost": lost,
         "packets_expected": expected,

@@ -8,12 +8,15 @@ It fills the same `ViewerRaw` as an aiortc viewer:
 
 * ``frame_ms``: when the compositor was to show each frame (``requestVideoFrameCallback``'s
   ``expectedDisplayTime``, wall-clock ms); ``g2g``: that time minus the frame's barcode;
+  ``g2g_parts``: g2g split at the frame's ``receiveTime`` into path and browser hold (ms);
+* ``stat_samples``: Chromium's cumulative jitter-buffer delay and decode time once a second;
 * ``phases``: ``signalling_ms`` (the WHEP POST, across the profile), ``ice_connected_ms``,
   ``first_frame_ms`` — ms since the page started the join;
 * ``streams``: packets received / lost / expected and jitter (ms) of the video inbound-rtp;
 * ``counters``: Chromium's own ``freezeCount``, ``totalFreezesDuration`` (ms),
   ``framesDropped``, ``nackCount``, ``pliCount``, ``framesDecoded`` and the jitter-buffer delay
-  (``jitterBufferDelay / jitterBufferEmittedCount``, ms per frame);
+  (``jitterBufferDelay / jitterBufferEmittedCount``, ms per frame, and likewise its target and
+  minimum delay);
 * ``resources``: the browser tree's CPU (% of one core) and RSS (MB) per second.
 
 A browser that exits, a page error or no frame within `NO_VIDEO_AFTER_S` makes the viewer
@@ -191,6 +194,7 @@ class BrowserViewer:
             last = self.raw.frame_ms[-1] if self.raw.frame_ms else float(t)
             self.raw.frame_ms.append(max(float(t), last))
         self.raw.g2g += [(float(t), float(g)) for t, g in d["g2g"]]
+        self.raw.g2g_parts += [(float(t), float(a), float(b)) for t, a, b in d.get("parts", [])]
         self.raw.phases.update({k: float(v) for k, v in d["phases"].items()})
         self.raw.counters["unreadable_frames"] = float(d["unreadable"])
         if d.get("error") and self.raw.error is None:
@@ -216,6 +220,11 @@ class BrowserViewer:
             }
         ]
         emitted = float(s.get("jitterBufferEmittedCount", 0))
+
+        def per_frame(key: str) -> float:
+            # getStats() sums these (s) over the frames emitted: the mean per frame, in ms
+            return float(s.get(key, 0.0)) / emitted * 1000.0 if emitted else 0.0
+
         self.raw.counters.update(
             browser_freeze_count=float(s.get("freezeCount", 0)),
             browser_frozen_ms=float(s.get("totalFreezesDuration", 0.0)) * 1000.0,
@@ -223,9 +232,19 @@ class BrowserViewer:
             frames_decoded=float(s.get("framesDecoded", 0)),
             nacks_sent=float(s.get("nackCount", 0)),
             plis_sent=float(s.get("pliCount", 0)),
-            jitter_buffer_delay_ms=(
-                float(s.get("jitterBufferDelay", 0.0)) / emitted * 1000.0 if emitted else 0.0
-            ),
+            jitter_buffer_delay_ms=per_frame("jitterBufferDelay"),
+            jitter_buffer_target_delay_ms=per_frame("jitterBufferTargetDelay"),
+            jitter_buffer_minimum_delay_ms=per_frame("jitterBufferMinimumDelay"),
+            total_decode_time_ms=float(s.get("totalDecodeTime", 0.0)) * 1000.0,
+        )
+        self.raw.stat_samples.append(
+            (
+                now_ms,
+                float(s.get("jitterBufferDelay", 0.0)) * 1000.0,
+                emitted,
+                float(s.get("totalDecodeTime", 0.0)) * 1000.0,
+                float(s.get("framesDecoded", 0)),
+            )
         )
         total = float(s.get("bytesReceived", 0))
         sec = int(now_ms // 1000)

@@ -11,7 +11,12 @@ times since the join started. All clocks are wall-clock ms (the barcode's clock)
 ``clock_ms``.
 
 Kinds: ``probe`` decodes and reads the barcode (g2g = decode time − capture time); ``lite`` stops
-at frame assembly. Receivers: ``fixed`` (`loadgen.panel.receiver`) or ``stock`` (aiortc's own,
+at frame assembly. Both also record when a browser would have shown each frame
+(`loadgen.panel.playout`: released from a libwebrtc-like jitter buffer, then decoded, then
+`RENDER_WAIT_MS`) as ``playout_frame_ms``, and the probe its g2g at that time as
+``g2g_playout``: a model beside the measurement, not in place of it. The stock receiver is not
+scheduled.
+Receivers: ``fixed`` (`loadgen.panel.receiver`) or ``stock`` (aiortc's own,
 probe only; kept to show the difference the fix makes).
 """
 
@@ -31,6 +36,7 @@ from loadgen.panel.freezes import detect_freezes
 from loadgen.panel.hook import PanelVideoReceiver
 from loadgen.panel.impair import impair_ice_connection
 from loadgen.panel.janus import JanusTarget
+from loadgen.panel.playout import RENDER_WAIT_MS, PlayoutSchedule
 from loadgen.panel.receiver import FrameOut, ReceiverPolicy
 from loadgen.panel.rtpstats import StreamCounter
 from loadgen.panel.signalling import Signaller, signaller_for
@@ -43,6 +49,8 @@ log = logging.getLogger(__name__)
 
 # A viewer that joined but saw no frame for this long counts as failed (error_rate).
 NO_VIDEO_AFTER_S = 5.0
+# Release times kept for frames still being decoded (about 8 s at 15 fps).
+MAX_PENDING_RELEASES = 128
 
 
 def wall_ms() -> float:
@@ -72,6 +80,16 @@ class ViewerRaw:
     phases: dict[str, float | None] = field(default_factory=dict)
     frame_ms: list[float] = field(default_factory=list)
     g2g: list[tuple[float, float]] = field(default_factory=list)  # (wall ms, g2g ms)
+    # aiortc viewers (fixed receiver): when a browser would have shown each frame, and the
+    # probe's g2g at that time, (wall ms, g2g ms), from the playout model (loadgen.panel.playout)
+    playout_frame_ms: list[float] = field(default_factory=list)
+    g2g_playout: list[tuple[float, float]] = field(default_factory=list)
+    # Browser viewers: g2g split at the frame's receive time, (wall ms, path ms, hold ms):
+    # path = last packet received − barcode, hold = shown − received (Chromium's own delay).
+    g2g_parts: list[tuple[float, float, float]] = field(default_factory=list)
+    # Browser viewers: Chromium's cumulative counters once a second, (wall ms, jitterBufferDelay
+    # ms, jitterBufferEmittedCount, totalDecodeTime ms, framesDecoded), to take the steady part.
+    stat_samples: list[tuple[float, float, float, float, float]] = field(default_factory=list)
     bytes_by_second: dict[int, int] = field(default_factory=dict)
     streams: list[dict[str, Any]] = field(default_factory=list)
     counters: dict[str, float] = field(default_factory=dict)
@@ -154,6 +172,8 @@ class Viewer:
         self._stock_counters: dict[int, StreamCounter] = {}
         self._stock_counts = {"nacks_sent": 0, "plis_sent": 0}
         self._impaired: list[Any] = []
+        self._playout = PlayoutSchedule()
+        self._releases: dict[int, tuple[float, float]] = {}  # rtp ts → (release, complete) ms
 
     # --- events -----------------------------------------------------------------------------
 
@@ -166,17 +186,38 @@ class Viewer:
             self._phase("first_frame_ms")
         self.raw.frame_ms.append(now_ms)
 
+    def _shown(self, shown_ms: float) -> float:
+        """Record when a browser would have shown the frame (`loadgen.panel.playout`); a frame
+        released before the one ahead of it (the jitter estimate fell) is shown right after it,
+        as a player shows frames in order. Returns the time recorded."""
+        times = self.raw.playout_frame_ms
+        times.append(max(shown_ms, times[-1]) if times else shown_ms)
+        return times[-1]
+
     def _on_frame(self, frame: FrameOut) -> None:
+        release = self._playout.release_ms(frame.timestamp, frame.done_ms, frame.size)
         if self._decoder is not None:
+            self._releases[frame.timestamp] = (release, frame.done_ms)
+            while len(self._releases) > MAX_PENDING_RELEASES:  # frames the decoder rejected
+                del self._releases[next(iter(self._releases))]
             self._decoder.put(frame)
         else:
             self._rendered(frame.done_ms)
+            self._shown(release + RENDER_WAIT_MS)
 
     def _on_decoded(self, item: DecodedFrame) -> None:
-        _, now, barcode = item
+        ts, now, barcode = item
         self._rendered(now)
+        # As a browser would show it: decoded after its release, then the render wait. Frames
+        # the schedule did not see (stock receiver) have no such time.
+        entry = self._releases.pop(ts, None)
+        shown = None
+        if entry is not None:
+            shown = self._shown(entry[0] + (now - entry[1]) + RENDER_WAIT_MS)
         if barcode is not None:
             self.raw.g2g.append((now, now - barcode))
+            if shown is not None:
+                self.raw.g2g_playout.append((shown, shown - barcode))
         else:
             self.raw.counters["unreadable_frames"] = (
                 self.raw.counters.get("unreadable_frames", 0) + 1

@@ -1,6 +1,7 @@
 """Browser viewers for real: headless Chromium, the reference stack, the relays, 127.0.0.1 only.
 
-One panel run with two browser viewers (clean and ``delay 150ms``) checks the g2g difference,
+One panel run with two browser viewers (clean and ``delay 150ms``) checks the g2g difference
+(the path's part of it, and the browser's own hold as Chromium reports it: docs/viewers.md),
 the signalling across the TCP relay, the loopback candidates and the output rows; then no
 Chromium of this test may be left, whether the panel ends normally, fails, is interrupted with
 Ctrl-C or is killed with SIGKILL (checked with ``pgrep`` on the browsers' profile folder).
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -30,6 +32,9 @@ pytestmark = [
 ]
 
 CLEAN, DELAYED = "delay 0ms", "delay 150ms"
+# Frames a viewer must show in 17 s of steady watching (255 at 15 fps): a loaded machine
+# (load average 10 on 2 cores) still gave 88.
+MIN_FRAMES = 60
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +85,27 @@ def _wait_gone(pids: set[int], marker: Path, timeout_s: float = 20.0) -> set[int
     return _alive(pids) | _pgrep(marker)
 
 
+def _frames_ok(result: Any) -> bool:
+    return all(len(r.frame_ms) > MIN_FRAMES for r in result.viewers)
+
+
+def _valid_run(config: PanelConfig, marker: Path) -> Any:
+    """The panel's result, run once more if its own health (or too few frames shown) says the
+    machine could not carry it; fails naming why when the second run is no better."""
+    tries = 2
+    for _ in range(tries):
+        result = run_panel(config)
+        assert not _wait_gone(set(), marker, 10.0), "a Chromium outlived the panel"
+        if result.valid and _frames_ok(result):
+            return result
+    shown = [len(r.frame_ms) for r in result.viewers]
+    pytest.fail(
+        f"machine too loaded for a valid run after {tries} tries (load average "
+        f"{os.getloadavg()[0]:.1f}): valid {result.valid}, frames shown {shown} (need "
+        f"> {MIN_FRAMES}), notes {result.notes}"
+    )
+
+
 def test_browser_behind_150ms_shows_150ms_more_g2g(stack_url, tmp_path, monkeypatch) -> None:
     marker = tmp_path / "browsers"
     marker.mkdir()
@@ -93,26 +119,36 @@ def test_browser_behind_150ms_shows_150ms_more_g2g(stack_url, tmp_path, monkeypa
         processes=1,
         g2g_warmup_s=3.0,
     )
-    result = run_panel(config)
-    assert not _wait_gone(set(), marker, 10.0), "a Chromium outlived the panel"
+    result = _valid_run(config, marker)
     paths = write_outputs(result, tmp_path / "out")
     by = {r.spec.profile: r for r in result.viewers}
     assert all(r.error is None for r in result.viewers), [r.error for r in result.viewers]
     for r in result.viewers:
         assert r.spec.kind == "browser"
         assert r.candidates == ["127.0.0.1"] and set(r.remote_candidates) == {"127.0.0.1"}
-        assert len(r.frame_ms) > 100 and r.resources["cpu_pct"]
+        assert len(r.frame_ms) > MIN_FRAMES and r.resources["cpu_pct"]
     # The WHEP POST crossed the profile (one 300 ms round trip at least) through the TCP relay.
     assert by[DELAYED].phases["signalling_ms"] >= 290.0
     assert by[DELAYED].phases["first_frame_ms"] > by[CLEAN].phases["first_frame_ms"] + 290.0
 
     metrics = json.loads(paths["metrics"].read_text())
-    clean = metrics["profiles"][CLEAN]["by_kind"]["browser"]["g2g_latency_ms"]
-    delayed = metrics["profiles"][DELAYED]["by_kind"]["browser"]["g2g_latency_ms"]
-    assert clean["n"] > 100 and delayed["n"] > 100
-    assert 120.0 <= delayed["p50"] - clean["p50"] <= 180.0, (clean, delayed)
-    assert set(metrics["overall"]["by_kind"]) == {"browser"}
+    kinds = {p: metrics["profiles"][p]["by_kind"]["browser"] for p in (CLEAN, DELAYED)}
+    g2g = {p: k["g2g_latency_ms"] for p, k in kinds.items()}
+    path = {p: k["g2g_path_ms"] for p, k in kinds.items()}
+    assert all(d["n"] > MIN_FRAMES for d in (*g2g.values(), *path.values())), (g2g, path)
+    # The profile's 150 ms lies on the path (barcode → last packet received), same percentile.
+    assert 120.0 <= path[DELAYED]["p50"] - path[CLEAN]["p50"] <= 180.0, path
+    # What the browser adds on top is its own hold (jitter buffer, decode, render), which
+    # Chromium's jitter estimator may set higher behind the delayed relay (docs/viewers.md):
+    # each viewer's g2g is its path plus the jitter-buffer delay and decode time Chromium
+    # itself reports (getStats, same frames' window), within ± 30 ms (the render wait).
     panel = json.loads(paths["panel"].read_text())
+    for v in panel["viewers"]:
+        st = v["stats"]
+        reported = st["steady_jitter_buffer_delay_ms"] + st["steady_decode_ms"]
+        g, p = st["g2g_latency_ms"]["mean"], st["g2g_path_ms"]["mean"]
+        assert abs(g - p - reported) <= 30.0, (v["profile"], g, p, reported)
+    assert set(metrics["overall"]["by_kind"]) == {"browser"}
     assert [v["viewer_kind"] for v in panel["viewers"]] == ["browser", "browser"]
     for v in panel["viewers"]:
         st = v["stats"]

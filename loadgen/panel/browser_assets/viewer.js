@@ -6,7 +6,7 @@
 "use strict";
 const livelab = (() => {
   const st = {
-    t0: null, phases: {}, frames: [], g2g: [], unreadable: 0, error: null,
+    t0: null, phases: {}, frames: [], g2g: [], parts: [], unreadable: 0, error: null,
     offer: null, gathered: [], location: null, pc: null, left: false,
   };
   const isLoopbackUdp = (line) => {
@@ -41,7 +41,16 @@ const livelab = (() => {
       if (canvas.width !== w || canvas.height !== rows) { canvas.width = w; canvas.height = rows; }
       ctx.drawImage(video, 0, 0, w, rows, 0, 0, w, rows);
       const ts = decodeBarcode(ctx.getImageData(0, 0, w, rows).data, w, rows);
-      if (ts === null) st.unreadable++; else st.g2g.push([shown, shown - ts]);
+      if (ts === null) { st.unreadable++; } else {
+        st.g2g.push([shown, shown - ts]);
+        // receiveTime: when the frame's last packet arrived. It splits g2g into the path
+        // (capture → received: encoder, relay, network) and the browser's own hold (received
+        // → shown: jitter buffer, decode, render).
+        if (meta.receiveTime !== undefined) {
+          const received = performance.timeOrigin + meta.receiveTime;
+          st.parts.push([shown, received - ts, shown - received]);
+        }
+      }
       if (!st.left) video.requestVideoFrameCallback(onFrame);
     };
     video.requestVideoFrameCallback(onFrame);
@@ -94,11 +103,11 @@ const livelab = (() => {
   // Samples since the last drain (the panel accumulates them).
   function drain() {
     const out = {
-      t0: st.t0, phases: st.phases, frames: st.frames, g2g: st.g2g,
+      t0: st.t0, phases: st.phases, frames: st.frames, g2g: st.g2g, parts: st.parts,
       unreadable: st.unreadable, error: st.error,
       ice: st.pc ? st.pc.iceConnectionState : "new",
     };
-    st.frames = []; st.g2g = [];
+    st.frames = []; st.g2g = []; st.parts = [];
     return out;
   }
 
