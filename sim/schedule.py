@@ -69,7 +69,8 @@ def host_events(scenario: Scenario) -> list[HostEvent]:
     """The mini-peaks: every `host.mini_peak_every_min`, kinds in rotation, none at t = 0.
 
     A peak that would start at or after the stream end is dropped; one that runs past it ends
-    with the stream. `mini_peak_every_min = 0` means no peaks.
+    with the stream. `mini_peak_every_min = 0` means no peaks. With `host.flash_deal_poll` each
+    flash deal comes with a poll over the same minutes (listed right after it).
     """
     host = scenario.host
     duration = scenario.stream.duration_min * 60.0
@@ -80,14 +81,12 @@ def host_events(scenario: Scenario) -> list[HostEvent]:
     k = 1
     while k * every < duration - 1e-9:
         start = k * every
-        events.append(
-            HostEvent(
-                kind=host.mini_peak_kinds[(k - 1) % len(host.mini_peak_kinds)],
-                announce_s=max(0.0, start - host.announce_lead_min * 60.0),
-                start_s=start,
-                end_s=min(duration, start + host.mini_peak_duration_min * 60.0),
-            )
-        )
+        kind = host.mini_peak_kinds[(k - 1) % len(host.mini_peak_kinds)]
+        announce_s = max(0.0, start - host.announce_lead_min * 60.0)
+        end_s = min(duration, start + host.mini_peak_duration_min * 60.0)
+        events.append(HostEvent(kind, announce_s, start, end_s))
+        if kind == "flash_deal" and host.flash_deal_poll:
+            events.append(HostEvent("poll", announce_s, start, end_s))
         k += 1
     return events
 
