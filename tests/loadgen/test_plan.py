@@ -280,3 +280,21 @@ def test_plan_from_the_model_in_memory_equals_the_plan_from_its_run_directory(tm
     assert json.dumps(from_memory.to_json(), sort_keys=True) == json.dumps(
         from_disk.to_json(), sort_keys=True
     )
+
+
+def test_ci_smoke_plan_holds_the_orders_its_gates_judge():
+    """`scenarios/ci_smoke.toml` gates order latency and count: its plan must place orders."""
+    import sim
+    from loadgen.plan import model_run_from_results
+    from scenarios import load_scenario
+
+    scenario = load_scenario("scenarios/ci_smoke.toml")
+    assert scenario.gates["order_ms.p95"] == "< 1000"
+    need = int(scenario.gates["order_ms.n"].removeprefix(">=").strip())
+    load = scenario.load
+    plan = compile_plan(
+        model_run_from_results(sim.simulate_all(scenario), scenario), scale=load.scale,
+        window=load.window, window_s=load.window_s, actor_scale=load.actor_scale,
+    )  # fmt: skip
+    orders = sum(1 for s in plan.scripts for _, a in s.actions if a == "order")
+    assert orders >= 2 * need  # room for an order lost to a slow start
