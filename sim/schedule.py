@@ -7,7 +7,7 @@ Pure functions of the scenario. Times are seconds from the stream start; the gri
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -81,12 +81,16 @@ def host_events(scenario: Scenario) -> list[HostEvent]:
     k = 1
     while k * every < duration - 1e-9:
         start = k * every
-        kind = host.mini_peak_kinds[(k - 1) % len(host.mini_peak_kinds)]
-        announce_s = max(0.0, start - host.announce_lead_min * 60.0)
-        end_s = min(duration, start + host.mini_peak_duration_min * 60.0)
-        events.append(HostEvent(kind, announce_s, start, end_s))
-        if kind == "flash_deal" and host.flash_deal_poll:
-            events.append(HostEvent("poll", announce_s, start, end_s))
+        events.append(
+            HostEvent(
+                kind=host.mini_peak_kinds[(k - 1) % len(host.mini_peak_kinds)],
+                announce_s=max(0.0, start - host.announce_lead_min * 60.0),
+                start_s=start,
+                end_s=min(duration, start + host.mini_peak_duration_min * 60.0),
+            )
+        )
+        if events[-1].kind == "flash_deal" and host.flash_deal_poll:
+            events.append(replace(events[-1], kind="poll"))
         k += 1
     return events
 
