@@ -11,17 +11,20 @@ counts `livelab_stack_order_replays_total`). Pure functions of data already read
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from livelab.errors import ConfigError
 from reports.report_data import RunData
 from reports.report_tables import cell
 
-__all__ = ["INTERACTIONS", "Commerce", "commerce", "prom_counters"]
+__all__ = ["INTERACTIONS", "Commerce", "commerce", "order_figures", "prom_counters", "run_commerce"]
 
 # (row title, the plan's action, the measured metric)
 INTERACTIONS: tuple[tuple[str, str, str], ...] = (
@@ -98,13 +101,46 @@ def commerce(
         ))  # fmt: skip
     if not rows:
         return None
-    facts = []
-    model = _model_orders(run)
+    facts = _order_facts(order_figures(run, plan, stack_prom))
+    return Commerce(header=HEADER, rows=tuple(rows), facts=tuple(facts))
+
+
+def order_figures(
+    run: RunData, plan: Mapping[str, Any] | None = None, stack_prom: str | None = None
+) -> dict[str, Any]:
+    """The orders of a load run as numbers (None where the run lacks the source): `measured`
+    and `failed` order samples, `planned` orders, the model's orders in the window
+    (`model_in_window`) and the plan's `actor_scale`, `p50_ms`/`p95_ms` of the good ones, the
+    generator's idempotent replays (`replays`) and the ledger's `ledger_created` and
+    `ledger_replays` (the target's `/metrics`)."""
     orders = run.samples.get("order_ms")
     measured = int(orders.ok.sum()) if orders is not None else 0
-    if model is not None:
-        sampling = (plan or {}).get("sampling", {})
-        scale = sampling.get("actor_scale") or (plan or {}).get("scale")
+    stats = run.metrics.get("overall", {}).get("order_ms") or {}
+    sampling = (plan or {}).get("sampling", {})
+    generator = run.metrics.get("meta", {}).get("generator", {})
+    replays = generator.get("order_replays") if isinstance(generator, Mapping) else None
+    counters = prom_counters(stack_prom) if stack_prom else {}
+    ledger = "livelab_stack_orders_total" in counters
+    return {
+        "measured": measured,
+        "failed": len(orders) - measured if orders is not None else 0,
+        "planned": _planned(plan).get("order", 0) if plan is not None else None,
+        "model_in_window": _model_orders(run),
+        "actor_scale": sampling.get("actor_scale") or (plan or {}).get("scale"),
+        "p50_ms": stats.get("p50"),
+        "p95_ms": stats.get("p95"),
+        "replays": int(replays) if isinstance(replays, int | float) else None,
+        "ledger_created": int(counters["livelab_stack_orders_total"]) if ledger else None,
+        "ledger_replays": int(counters.get("livelab_stack_order_replays_total", 0.0))
+        if ledger
+        else None,
+    }
+
+
+def _order_facts(f: Mapping[str, Any]) -> tuple[str, ...]:
+    facts = []
+    if f["model_in_window"] is not None:
+        scale = f["actor_scale"]
         share = (
             " (the plan replays every one of them)"
             if scale == 1
@@ -113,22 +149,42 @@ def commerce(
             else ""
         )
         facts.append(
-            f"Orders measured: {measured} against the model's {model} in the window{share}."
+            f"Orders measured: {f['measured']} against the model's {f['model_in_window']} in "
+            f"the window{share}."
         )
-    generator = run.metrics.get("meta", {}).get("generator", {})
-    replays = generator.get("order_replays") if isinstance(generator, Mapping) else None
-    counters = prom_counters(stack_prom) if stack_prom else {}
-    if "livelab_stack_orders_total" in counters:
-        created = counters["livelab_stack_orders_total"]
-        stack_replays = counters.get("livelab_stack_order_replays_total", 0.0)
+    if f["ledger_created"] is not None:
         facts.append(
-            f"The target's ledger created {created:.0f} orders and answered "
-            f"{stack_replays:.0f} idempotent replays."
+            f"The target's ledger created {f['ledger_created']} orders and answered "
+            f"{f['ledger_replays']} idempotent replays."
         )
-    if isinstance(replays, int | float):
-        failed = len(orders) - measured if orders is not None else 0
+    if f["replays"] is not None:
         facts.append(
-            f"Order errors: {failed} failed; {replays:.0f} answered as idempotent replays "
+            f"Order errors: {f['failed']} failed; {f['replays']} answered as idempotent replays "
             "(a retry with the same Idempotency-Key)."
         )
-    return Commerce(header=HEADER, rows=tuple(rows), facts=tuple(facts))
+    return tuple(facts)
+
+
+def run_commerce(run_dir: str | Path) -> dict[str, Any] | None:
+    """What `livelab run` prints of the commerce path: `orders` (`order_figures`) and the good
+    samples per interaction metric (`measured_n`); None when the run directory cannot be read."""
+    from reports.report_data import load_run
+
+    root = Path(run_dir)
+    try:
+        run = load_run(root)
+    except (OSError, ValueError, ConfigError):
+        return None
+    plan = _read_json(root / "plan.json")
+    prom = root / "stack_metrics.prom"
+    text = prom.read_text("utf-8", "replace") if prom.is_file() else None
+    counts = {m: int(run.samples[m].ok.sum()) for _, _, m in INTERACTIONS if m in run.samples}
+    return {"orders": order_figures(run, plan, text), "measured_n": counts}
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

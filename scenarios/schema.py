@@ -113,6 +113,11 @@ class Host(_Strict):
         default_factory=lambda: list(_ALL_KINDS), min_length=1
     )
     mini_peak_duration_min: float = Field(3, gt=0, le=60, description="minutes")
+    flash_deal_poll: bool = Field(
+        False,
+        description='the host also runs an "A or B?" poll during each flash deal (which colour, '
+        "which size), live for the deal's minutes (assumed)",
+    )
     announce_lead_min: float = Field(2, ge=0, le=60, description="minutes (seed: 1–2)")
     answer_s: float = Field(4, ge=0, le=600, description="host think time for a question, s")
 

@@ -20,7 +20,10 @@ market's resolved `Behavior` turns them into outcomes. Every behavioural number 
   and by the interactivity penalty (leaving early is always possible, watching past the end not).
 - trust after `trust_min` of watching (÷ `referred_trust_boost` if referred, ÷ localised
   boost); trusting viewers order with `purchase_prob` (× localised boost, × `flash_deal_buy_boost`
-  when present at a flash deal) × `payment_success`.
+  when a flash deal is live while they trust) × `payment_success`. An order falls uniformly
+  (`buy_t`) over the trusted stay, except the deal's own orders — the boost's share, the draws
+  `buy` that order only because of the boost — which fall uniformly (the same `buy_t`) in the
+  flash-deal time inside the trusted stay: a deal sells while it is on.
 - stayers share with `share_prob[incentive]` (× `lottery_share_boost` when present at a lottery).
 - return to a later stream of the series with `return_prob` (× `untrusted_return_factor`
   without trust; referred churn × (1 − `referred_churn_cut`); a failed start costs
@@ -39,7 +42,15 @@ from scenarios import Behavior
 from sim.qoe import Experience
 from sim.schedule import Grid, HostEvent, overlaps, stay_end
 
-__all__ = ["U_ROWS", "Journey", "StreamContext", "interactivity", "journeys"]
+__all__ = [
+    "U_ROWS",
+    "Journey",
+    "StreamContext",
+    "deal_moment",
+    "deal_seconds",
+    "interactivity",
+    "journeys",
+]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -93,6 +104,40 @@ def interactivity(b: Behavior, behind_ms: FloatArray) -> tuple[FloatArray, Float
     span = max(1e-9, b.cliff_full_ms - b.cliff_start_ms)
     q_cliff = b.cliff_leave * np.clip((behind_ms - b.cliff_start_ms) / span, 0.0, 1.0)
     return q_lat, q_cliff
+
+
+def _deal_spans(
+    t0: FloatArray, t1: FloatArray, events: tuple[HostEvent, ...]
+) -> list[tuple[FloatArray, FloatArray]]:
+    """(from, length s) of each flash deal's live window inside [t0, t1), deals in time order."""
+    deals = sorted((e for e in events if e.kind == "flash_deal"), key=lambda e: e.start_s)
+    spans = []
+    for ev in deals:
+        lo = np.maximum(t0, ev.start_s)
+        spans.append((lo, np.maximum(0.0, np.minimum(t1, ev.end_s) - lo)))
+    return spans
+
+
+def deal_seconds(t0: FloatArray, t1: FloatArray, events: tuple[HostEvent, ...]) -> FloatArray:
+    """Seconds of flash deal (live window) inside [t0, t1)."""
+    total = np.zeros(np.shape(t0))
+    for _, span in _deal_spans(t0, t1, events):
+        total = total + span
+    return total
+
+
+def deal_moment(
+    t0: FloatArray, t1: FloatArray, events: tuple[HostEvent, ...], offset_s: FloatArray
+) -> FloatArray:
+    """The moment `offset_s` seconds into the flash-deal time inside [t0, t1) (the deals'
+    windows laid end to end in time order), s; NaN where that time is `offset_s` or shorter."""
+    total = np.zeros(np.shape(t0))
+    at = np.full(np.shape(t0), np.nan)
+    for lo, span in _deal_spans(t0, t1, events):
+        hit = np.isnan(at) & (offset_s >= total) & (offset_s < total + span)
+        at = np.where(hit, lo + (offset_s - total), at)
+        total = total + span
+    return at
 
 
 def journeys(
@@ -152,10 +197,19 @@ def journeys(
     # Trust and purchase.
     trust_s = b.trust_min * 60.0 / loc / np.where(referred, b.referred_trust_boost, 1.0)
     trusted = started & (watch >= trust_s)
-    flash = overlaps(start_s, leave_s, list(ctx.events), ("flash_deal",))
-    p_buy = b.purchase_prob * loc * np.where(flash, b.flash_deal_buy_boost, 1.0)
-    ordered = trusted & (u[ROW["buy"]] < np.minimum(1.0, p_buy) * b.payment_success)
-    order_s = np.where(ordered, start_s + trust_s + u[ROW["buy_t"]] * (watch - trust_s), np.nan)
+    trusted_from = start_s + trust_s
+    deal_s = deal_seconds(trusted_from, leave_s, ctx.events)
+    flash = deal_s > 0.0  # trusting while a flash deal is on
+    p_base = min(1.0, b.purchase_prob * loc) * b.payment_success
+    p_buy = np.minimum(1.0, b.purchase_prob * loc * np.where(flash, b.flash_deal_buy_boost, 1.0))
+    buy_u, buy_t = u[ROW["buy"]], u[ROW["buy_t"]]
+    ordered = trusted & (buy_u < p_buy * b.payment_success)
+    # The deal's own orders (the boost's share: they would not have bought without it) are
+    # placed inside the deal while trusting; the others anywhere in the trusted stay.
+    by_deal = ordered & flash & (buy_u >= p_base)
+    anytime = trusted_from + buy_t * (watch - trust_s)
+    in_deal = deal_moment(trusted_from, leave_s, ctx.events, buy_t * deal_s)
+    order_s = np.where(ordered, np.where(by_deal, in_deal, anytime), np.nan)
     sigma = b.aov_sigma
     value_u = np.clip(u[ROW["value"]], 1e-12, 1.0 - 1e-12)
     value = b.aov_usd * np.exp(sigma * ndtri(value_u) - 0.5 * sigma * sigma)

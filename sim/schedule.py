@@ -7,7 +7,7 @@ Pure functions of the scenario. Times are seconds from the stream start; the gri
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -69,7 +69,8 @@ def host_events(scenario: Scenario) -> list[HostEvent]:
     """The mini-peaks: every `host.mini_peak_every_min`, kinds in rotation, none at t = 0.
 
     A peak that would start at or after the stream end is dropped; one that runs past it ends
-    with the stream. `mini_peak_every_min = 0` means no peaks.
+    with the stream. `mini_peak_every_min = 0` means no peaks. With `host.flash_deal_poll` each
+    flash deal comes with a poll over the same minutes (listed right after it).
     """
     host = scenario.host
     duration = scenario.stream.duration_min * 60.0
@@ -88,6 +89,8 @@ def host_events(scenario: Scenario) -> list[HostEvent]:
                 end_s=min(duration, start + host.mini_peak_duration_min * 60.0),
             )
         )
+        if events[-1].kind == "flash_deal" and host.flash_deal_poll:
+            events.append(replace(events[-1], kind="poll"))
         k += 1
     return events
 

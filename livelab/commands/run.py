@@ -172,6 +172,8 @@ def change_note(entry: Any) -> str:
 
 def run_summary(out: Path, doc: dict[str, Any], report: str | None, code: int) -> dict[str, Any]:
     """What `livelab run` prints (as text, or as JSON with --json): latencies in ms."""
+    from reports.report_commerce import run_commerce
+
     overall = doc["overall"]
     loop = (doc.get("with_measured_qoe") or {}).get("overall", {}).get("retention_30s") or {}
     return {
@@ -188,6 +190,7 @@ def run_summary(out: Path, doc: dict[str, Any], report: str | None, code: int) -
         },
         "files": {n: str(out / n) for n in _FILES if (out / n).exists()},
         "report": report,
+        "commerce": run_commerce(out),
     }
 
 
@@ -200,6 +203,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     print(f"  metrics:  {s['metrics']}  (valid: {s['valid']})")
     print(f"  measured p95: join {ms('join_ms')}, chat {ms('chat_rtt_ms')}, answer "
           f"{ms('answer_ms')}, order {ms('order_ms')}, g2g {ms('g2g_latency_ms')}")  # fmt: skip
+    for line in _commerce_lines(s.get("commerce")):
+        print(f"  {line}")
     retention = s["retention_30s"]
     if retention["modelled"] is not None and retention["with_measured_qoe"] is not None:
         print(f"  retention_30s: modelled {retention['modelled']:.1%}, with measured QoE "
@@ -213,6 +218,32 @@ def _print_summary(s: dict[str, Any]) -> None:
         print(f"  {name}: {path}")
     if s["report"]:
         print(f"report: {s['report']}")
+
+
+def _commerce_lines(c: dict[str, Any] | None) -> list[str]:
+    """The commerce path in two lines: the orders against the model's, and every interaction's
+    measured n (the run's good samples)."""
+    if not c:
+        return []
+    o = c["orders"]
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f} ms"
+
+    model = o["model_in_window"]
+    against = f" of the model's {model} in the window" if model is not None else ""
+    replays = "-" if o["replays"] is None else str(o["replays"])
+    ledger = (
+        f"; ledger {o['ledger_created']} created, {o['ledger_replays']} replays"
+        if o["ledger_created"] is not None
+        else ""
+    )
+    counts = ", ".join(f"{m} {n}" for m, n in c["measured_n"].items())
+    return [
+        f"orders: {o['measured']} measured{against}, p50 {ms(o['p50_ms'])} / p95 "
+        f"{ms(o['p95_ms'])}; errors: {o['failed']} failed, {replays} idempotent replays{ledger}",
+        f"measured n: {counts or 'none'}",
+    ]
 
 
 def _report_path(out: Path) -> str | None:

@@ -178,15 +178,16 @@ def demo_model(tmp_path_factory):
 
 
 def test_demo_plan_measures_every_interaction_of_the_commerce_path(demo_model):
-    """`make demo`'s own plan ([load] of scenarios/demo.toml) holds the poll mini-peak and
-    enough of each interaction: >= 30 orders, votes, questions and shares, >= 100 chats."""
+    """`make demo`'s own plan ([load] of scenarios/demo.toml) holds the flash deal (with the poll
+    the host runs during it) and enough of each interaction: >= 30 orders, votes, questions and
+    shares, >= 100 chats; the deal's orders fall inside the deal."""
     load = Load(**demo_model.scenario["load"])
     plan = compile_plan(
         demo_model, scale=load.scale, window=load.window, window_s=load.window_s,
         panel_viewers=load.panel_viewers, actor_scale=load.actor_scale,
     )  # fmt: skip
-    assert plan.window["rule"].startswith("poll_1")
-    assert [e["kind"] for e in plan.events] == ["poll"]
+    assert plan.window["rule"].startswith("flash_deal_1")
+    assert [e["kind"] for e in plan.events] == ["flash_deal", "poll"]
     counts = {k: sum(1 for s in plan.scripts for _, a in s.actions if a == k) for k in ACTIONS}
     assert min(counts["order"], counts["vote"], counts["question"], counts["share"]) >= 30
     assert counts["chat"] >= 100
@@ -194,11 +195,18 @@ def test_demo_plan_measures_every_interaction_of_the_commerce_path(demo_model):
     order_s = demo_model.moments["order"]
     in_window = (order_s >= plan.window["start_s"]) & (order_s < plan.window["end_s"])
     assert counts["order"] == int(in_window.sum())
+    # Orders concentrate at the deal: the 150 s of it in the window hold more of them than the
+    # 30 s before it would at the same rate (the model's deal-driven orders fall inside it).
+    deal, poll = plan.events
+    orders = np.array([t for s in plan.scripts for t, a in s.actions if a == "order"])
+    inside = int(((orders >= deal["start_s"]) & (orders < deal["end_s"])).sum())
+    before = len(orders) - inside
+    assert inside / (plan.duration_s - deal["start_s"]) > 2 * before / deal["start_s"]
     # The votes fall inside the poll, which the stack is told to open at the same plan time.
-    poll = plan.events[0]
     votes = [t for s in plan.scripts for t, a in s.actions if a == "vote"]
     assert all(poll["start_s"] <= t <= poll["end_s"] for t in votes)
-    assert stack_peaks(plan) == f"poll@{poll['start_s']:g}s+{plan.duration_s - poll['start_s']:g}s"
+    open_s = f"{deal['start_s']:g}s+{plan.duration_s - deal['start_s']:g}s"
+    assert stack_peaks(plan) == f"flash_deal@{open_s},poll@{open_s}"
     assert plan.peak_concurrency < 400  # what one Locust process keeps up with on two cores
 
 
@@ -275,3 +283,21 @@ def test_plan_from_the_model_in_memory_equals_the_plan_from_its_run_directory(tm
     assert json.dumps(from_memory.to_json(), sort_keys=True) == json.dumps(
         from_disk.to_json(), sort_keys=True
     )
+
+
+def test_ci_smoke_plan_holds_the_orders_its_gates_judge():
+    """`scenarios/ci_smoke.toml` gates order latency and count: its plan must place orders."""
+    import sim
+    from loadgen.plan import model_run_from_results
+    from scenarios import load_scenario
+
+    scenario = load_scenario("scenarios/ci_smoke.toml")
+    assert scenario.gates["order_ms.p95"] == "< 1000"
+    need = int(scenario.gates["order_ms.n"].removeprefix(">=").strip())
+    load = scenario.load
+    plan = compile_plan(
+        model_run_from_results(sim.simulate_all(scenario), scenario), scale=load.scale,
+        window=load.window, window_s=load.window_s, actor_scale=load.actor_scale,
+    )  # fmt: skip
+    orders = sum(1 for s in plan.scripts for _, a in s.actions if a == "order")
+    assert orders >= 2 * need  # room for an order lost to a slow start

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from reports.report_build import write_report
-from reports.report_commerce import commerce, prom_counters
+from reports.report_commerce import commerce, prom_counters, run_commerce
 from reports.report_data import RunData, load_run
 
 COLUMNS = ["metric", "market", "profile", "value_ms", "ok", "t_s"]
@@ -91,3 +91,22 @@ def test_summary_and_report_show_the_commerce_path(tmp_path: Path) -> None:
     html = files.html.read_text()
     assert '<h2 id="commerce">Commerce path</h2>' in html
     assert "<td>orders</td><td>4</td><td>3</td><td>1</td>" in html
+
+
+def test_run_summary_prints_the_orders_against_the_model(tmp_path: Path) -> None:
+    from livelab.commands.run import _commerce_lines
+
+    root = _load_run(tmp_path / "run")
+    figures = run_commerce(root)
+    assert figures is not None
+    assert figures["orders"] == {
+        "measured": 3, "failed": 1, "planned": 4, "model_in_window": 4, "actor_scale": 1,
+        "p50_ms": 20.0, "p95_ms": 38.0, "replays": 1, "ledger_created": 3, "ledger_replays": 1,
+    }  # fmt: skip
+    assert figures["measured_n"] == {"order_ms": 3, "vote_ack_ms": 2, "referral_ms": 1}
+    assert _commerce_lines(figures) == [
+        "orders: 3 measured of the model's 4 in the window, p50 20 ms / p95 38 ms; errors: "
+        "1 failed, 1 idempotent replays; ledger 3 created, 1 replays",
+        "measured n: order_ms 3, vote_ack_ms 2, referral_ms 1",
+    ]
+    assert run_commerce(tmp_path / "missing") is None
