@@ -53,9 +53,15 @@ NO_VIDEO_AFTER_S = 5.0
 MAX_PENDING_RELEASES = 128
 
 
+# The wall clock read once, then advanced by the monotonic clock: a wall-clock step (NTP) cannot
+# make frame times go backwards mid-run (the freeze detector refuses that), and over a run the
+# two clocks drift apart by parts per million only.
+_EPOCH_MINUS_MONOTONIC_MS = time.time() * 1000.0 - time.monotonic() * 1000.0
+
+
 def wall_ms() -> float:
-    """Wall-clock ms since the epoch (the clock the host's barcode uses)."""
-    return time.time() * 1000.0
+    """Wall-clock ms since the epoch (the clock the host's barcode uses), never going back."""
+    return _EPOCH_MINUS_MONOTONIC_MS + time.monotonic() * 1000.0
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,13 +35,10 @@ from aiortc.rtp import RtpPacket
 from loadgen.panel.decode import BarcodeDecoder, DecodedFrame
 from loadgen.panel.hook import PanelVideoReceiver
 from loadgen.panel.receiver import ReceiverPolicy
+from loadgen.panel.viewer import wall_ms
 from stack import barcode, loopback_if_local, rtc_configuration, whep_leave, whep_offer
 
 __all__ = ["ViewerStats", "WhepViewer"]
-
-
-def _wall_ms() -> float:
-    return time.time() * 1000  # the barcode's clock: epoch ms
 
 
 @dataclass
@@ -95,7 +91,7 @@ class WhepViewer:
         decode: bool = True,
         marker_frames: bool = False,
         audio: bool = False,
-        clock_ms: Callable[[], float] = _wall_ms,
+        clock_ms: Callable[[], float] = wall_ms,
     ) -> None:
         loopback_if_local(whep_url)  # a local target: gather 127.0.0.1 only (see stack.ice)
         self.url = whep_url
