@@ -137,7 +137,7 @@ class Ledger:
             if not self.degraded:
                 log.warning("ledger %s: the disk refuses writes (%s); serving it read-only, "
                             "orders answer 503 until it takes writes", self.path, exc)  # fmt: skip
-            self._db = self._connect_read_only(exc)
+            self._db = self._connect_read_only()
             self.degraded = True
             self._retry_at = self._clock_s() + REOPEN_EVERY_S
 
@@ -164,16 +164,17 @@ class Ledger:
             raise
         return db
 
-    def _connect_read_only(self, why: sqlite3.Error) -> sqlite3.Connection:
+    def _connect_read_only(self) -> sqlite3.Connection:
         """The ledger file for reading on a disk that refuses writes. `mode=ro` reads the WAL
         too but needs its -shm index to exist; without one (a clean shutdown removes both),
         `immutable=1`, which skips the WAL, is safe only while no WAL file holds rows. No file
-        at all: an empty ledger that refuses writes. `why` re-raised when none of these fits."""
+        at all: an empty ledger that refuses writes. The last SQLite error when none fits."""
         quoted = "file:" + urllib.parse.quote(self.path)
         wal = Path(self.path + "-wal")
         options = ["mode=ro"]
         if not (wal.exists() and wal.stat().st_size > 0):
             options.append("mode=ro&immutable=1")
+        last: sqlite3.Error | None = None
         for option in options:
             try:
                 db = sqlite3.connect(f"{quoted}?{option}", uri=True, check_same_thread=False,
@@ -181,6 +182,7 @@ class Ledger:
             except sqlite3.Error as exc:  # mode=ro on a missing file fails here already
                 if not _disk_fault(exc):
                     raise
+                last = exc
                 continue
             try:
                 db.execute("SELECT COUNT(*) FROM orders").fetchone()
@@ -189,12 +191,14 @@ class Ledger:
                 db.close()
                 if not _disk_fault(exc):
                     raise
+                last = exc
         if not Path(self.path).exists():
             db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
             db.executescript(SCHEMA)
             db.execute("PRAGMA query_only=ON")  # writes fail with SQLITE_READONLY
             return db
-        raise why
+        assert last is not None  # "mode=ro" was tried and failed
+        raise last
 
     def _retry_writable(self) -> None:
         """Before a write: a degraded ledger (not the read-only fault) tries read-write again,
@@ -217,8 +221,7 @@ class Ledger:
     def _reopen(self, read_only: bool) -> None:
         self._close()
         if read_only:
-            uri = "file:" + urllib.parse.quote(self.path) + "?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            self._db = self._connect_read_only()
         else:
             self._open()
         self.read_only = read_only

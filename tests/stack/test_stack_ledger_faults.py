@@ -7,6 +7,10 @@ filled with a file, so SQLite itself reports SQLITE_FULL. The read-only ledger i
 `ledger_read_only` fault (a mounted file system cannot be remounted read-only while the ledger
 holds it open for writing): the ledger file is reopened with SQLite's `mode=ro`, so SQLite
 itself refuses the writes with SQLITE_READONLY.
+
+A disk that is read-only already when the stack starts is real too: a tmpfs remounted
+read-only (`mount -o remount,ro`, which root cannot write through) under a fresh stack process
+(after a clean stop and after `kill -9`) and under an in-process stack with no ledger file yet.
 """
 
 from __future__ import annotations
