@@ -8,6 +8,11 @@ order) so the event loop never waits on fsync.
 When the disk cannot take a write (full, read-only, I/O error), SQLite rolls the statement back
 and the ledger raises `LedgerUnavailable`: the caller answers `503 ledger_unavailable`, never
 `201`, and every row committed before stays readable. Writes succeed again once the disk does.
+
+A ledger whose disk refuses writes already when it opens (a read-only mount, a full disk that
+cannot take the WAL index) opens read-only instead and is `degraded`: reads go on, writes raise
+`LedgerUnavailable`, and each write first tries read-write again (at most every
+`REOPEN_EVERY_S`), so the ledger takes writes again once the disk does, with no restart.
 """
 
 from __future__ import annotations
@@ -15,11 +20,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import secrets
 import sqlite3
+import time
 import urllib.parse
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 __all__ = ["IdempotencyConflict", "Ledger", "LedgerUnavailable", "Order"]
@@ -27,6 +36,11 @@ __all__ = ["IdempotencyConflict", "Ledger", "LedgerUnavailable", "Order"]
 # SQLite primary result codes that mean "the disk will not take this write now": SQLITE_READONLY,
 # SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN. Anything else is a bug and stays an error.
 _DISK_FAULT_CODES = frozenset({8, 10, 13, 14})
+# While degraded (opened read-only because the disk refused writes), a write tries read-write
+# again at most this often, s: the retry is one open and a rolled-back probe, cheap but not free.
+REOPEN_EVERY_S = 1.0
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -95,23 +109,103 @@ def _disk_fault(exc: sqlite3.Error) -> bool:
 
 
 class Ledger:
-    """Durable orders, referral codes and attributions. `path` ':memory:' for a throwaway one."""
+    """Durable orders, referral codes and attributions. `path` ':memory:' for a throwaway one.
+    `clock_s` (monotonic seconds) paces the read-write retries of a degraded ledger."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, clock_s: Callable[[], float] = time.monotonic) -> None:
         self.path = path
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         self._db: sqlite3.Connection | None = None
-        self.read_only = False
+        self._clock_s = clock_s
+        self.read_only = False  # the `ledger_read_only` fault
+        self.degraded = False  # the disk refused read-write at the last open: serving read-only
+        self._retry_at = 0.0
 
     async def open(self) -> None:
         await self._run(self._open)
 
     def _open(self) -> None:
+        """Open read-write; if the disk refuses that, read-only and `degraded` (module doc)."""
+        try:
+            self._db = self._connect_read_write()
+            if self.degraded:
+                log.warning("ledger %s: the disk takes writes again", self.path)
+            self.degraded = False
+        except sqlite3.Error as exc:
+            if not _disk_fault(exc):
+                raise
+            if not self.degraded:
+                log.warning("ledger %s: the disk refuses writes (%s); serving it read-only, "
+                            "orders answer 503 until it takes writes", self.path, exc)  # fmt: skip
+            self._db = self._connect_read_only()
+            self.degraded = True
+            self._retry_at = self._clock_s() + REOPEN_EVERY_S
+
+    def _connect_read_write(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.executescript(SCHEMA)
-        self._db = db
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(SCHEMA)
+            if self.path != ":memory:":
+                # SQLite opens a file it cannot write read-only without a word (on a read-only
+                # mount whose -wal and -shm files exist, after a crash), and BEGIN IMMEDIATE
+                # still succeeds there; rewriting the header's user_version inside a
+                # rolled-back transaction is a real write that stores nothing.
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.execute(f"PRAGMA user_version={version}")
+                finally:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """The ledger file for reading on a disk that refuses writes. `mode=ro` reads the WAL
+        too but needs its -shm index to exist; without one (a clean shutdown removes both),
+        `immutable=1`, which skips the WAL, is safe only while no WAL file holds rows. No file
+        at all: an empty ledger that refuses writes. The last SQLite error when none fits."""
+        quoted = "file:" + urllib.parse.quote(self.path)
+        wal = Path(self.path + "-wal")
+        options = ["mode=ro"]
+        if not (wal.exists() and wal.stat().st_size > 0):
+            options.append("mode=ro&immutable=1")
+        last: sqlite3.Error | None = None
+        for option in options:
+            try:
+                db = sqlite3.connect(f"{quoted}?{option}", uri=True, check_same_thread=False,
+                                     isolation_level=None)  # fmt: skip
+            except sqlite3.Error as exc:  # mode=ro on a missing file fails here already
+                if not _disk_fault(exc):
+                    raise
+                last = exc
+                continue
+            try:
+                db.execute("SELECT COUNT(*) FROM orders").fetchone()
+                return db
+            except sqlite3.Error as exc:
+                db.close()
+                if not _disk_fault(exc):
+                    raise
+                last = exc
+        if not Path(self.path).exists():
+            db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            db.executescript(SCHEMA)
+            db.execute("PRAGMA query_only=ON")  # writes fail with SQLITE_READONLY
+            return db
+        assert last is not None  # "mode=ro" was tried and failed
+        raise last
+
+    def _retry_writable(self) -> None:
+        """Before a write: a degraded ledger (not the read-only fault) tries read-write again,
+        at most every REOPEN_EVERY_S."""
+        if self.degraded and not self.read_only and self._clock_s() >= self._retry_at:
+            self._close()
+            self._open()
 
     async def set_read_only(self, read_only: bool) -> None:
         """Reopen the ledger file read-only (SQLite `mode=ro`: every write then fails inside
@@ -127,8 +221,7 @@ class Ledger:
     def _reopen(self, read_only: bool) -> None:
         self._close()
         if read_only:
-            uri = "file:" + urllib.parse.quote(self.path) + "?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            self._db = self._connect_read_only()
         else:
             self._open()
         self.read_only = read_only
@@ -141,7 +234,8 @@ class Ledger:
     def _close(self) -> None:
         assert self._db is not None  # internal invariant: open() ran
         try:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if not self.degraded:  # a read-only connection has nothing to checkpoint
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             # A full or read-only disk cannot take the checkpoint; the committed rows stay in
             # the WAL file, which the next open replays.
@@ -169,6 +263,7 @@ class Ledger:
     def _place(
         self, room: str, viewer: str, key: str, body: dict[str, Any], now_ms: int
     ) -> tuple[Order, bool]:
+        self._retry_writable()
         db = self._require()
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         row = db.execute(
@@ -238,6 +333,7 @@ class Ledger:
         return result
 
     def _code(self, room: str, viewer: str, now_ms: int) -> str:
+        self._retry_writable()
         db = self._require()
         row = db.execute(
             "SELECT code FROM referral_codes WHERE room=? AND viewer_id=?", (room, viewer)
@@ -255,6 +351,7 @@ class Ledger:
         return result
 
     def _attribute(self, room: str, viewer: str, code: str, now_ms: int) -> str:
+        self._retry_writable()
         db = self._require()
         row = db.execute(
             "SELECT viewer_id FROM referral_codes WHERE code=? AND room=?", (code, room)

@@ -4,8 +4,16 @@
 ledger, a known token secret), connects `viewers` WebSocket viewers to one room from
 `processes` asyncio processes (tokens minted with the stack's secret, so no HTTP join), kills
 the stack and restarts it on the same port. Every viewer saw its socket die at the same
-instant and reconnects by `loadgen.backoff` (full jitter; `STORM_BACKOFF`: base 0.1 s, cap
-1 s, so all of them are back at the door within about a second of the restart — the storm).
+instant and reconnects by `loadgen.backoff` with the viewers' own law (`STORM_BACKOFF` =
+`DEFAULT_BACKOFF`: full jitter, base 0.25 s, cap 4 s), so all of them knock within one cap of
+the restart — the storm.
+
+The backoff window is that cap, counted from the restarted stack being ready: a viewer refused
+while the stack was down is at most one ceiling (<= cap) from its next knock when the stack
+comes back, and the stack admits each knock as it comes if it accepts at least viewers / cap
+joins per second (500/s for 2,000 in 4 s). The cap is the one of the real viewers, not a
+tighter one: 2,000 knocks inside 1 s need a 2,000/s accept rate that one stack process on a
+shared 2-core machine does not have (docs/reliability.md). `ok` requires the p95 inside it.
 
 Each viewer, on every (re)connect, sends a `ping` and a `vote` for a poll that does not exist,
 both tagged with its own id, so the stack owes it three private frames: `welcome` (its
@@ -32,13 +40,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from loadgen.backoff import Backoff
+from loadgen.backoff import DEFAULT_BACKOFF, Backoff
 from loadgen.chaos.killable_stack import CrashingStack
 from loadgen.locust.samples import percentile
 
 __all__ = ["STORM_BACKOFF", "StormResult", "storm"]
 
-STORM_BACKOFF = Backoff(base_s=0.1, cap_s=1.0)
+# The law the Locust viewers use (loadgen.backoff.DEFAULT_BACKOFF): the storm tests theirs.
+STORM_BACKOFF = DEFAULT_BACKOFF
 ROOM = "demo"
 CONNECT_TIMEOUT_S = 120.0  # all viewers connected before the kill, s
 BACK_TIMEOUT_S = 60.0  # all viewers back after the restart, s
@@ -47,7 +56,8 @@ BACK_TIMEOUT_S = 60.0  # all viewers back after the restart, s
 @dataclass(frozen=True)
 class StormResult:
     """What the storm showed; times in seconds. `ok`: the stack survived, every viewer came
-    back, and no private frame reached the wrong viewer."""
+    back, the p95 of the reconnect times is inside the backoff window (its cap, from the
+    stack being ready), and no private frame reached the wrong viewer."""
 
     viewers: int
     processes: int
@@ -68,10 +78,15 @@ class StormResult:
     @property
     def ok(self) -> bool:
         return (self.stack_alive and self.back == self.viewers
-                and self.connected_before == self.viewers and self.foreign_frames == 0)  # fmt: skip
+                and self.connected_before == self.viewers and self.foreign_frames == 0
+                and self.p95_in_window)  # fmt: skip
+
+    @property
+    def p95_in_window(self) -> bool:
+        return self.reconnect_p95_s <= self.backoff_window_s  # NaN (nobody back): False
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
+        return {**asdict(self), "p95_in_window": self.p95_in_window, "ok": self.ok}
 
 
 def storm(viewers: int = 2000, processes: int = 2, backoff: Backoff = STORM_BACKOFF) -> StormResult:
@@ -126,7 +141,7 @@ def storm(viewers: int = 2000, processes: int = 2, backoff: Backoff = STORM_BACK
         reconnect_p50_s=round(percentile(back, 50), 3) if back else float("nan"),
         reconnect_p95_s=round(percentile(back, 95), 3) if back else float("nan"),
         reconnect_max_s=round(max(back), 3) if back else float("nan"),
-        backoff_window_s=backoff.cap_s,
+        backoff_window_s=backoff.cap_s,  # the module docstring says why the cap
         within_window=sum(1 for t in back if t <= backoff.cap_s),
         retries=sum(d["retries"] for d in details),
         private_frames=sum(d["own"] for d in details),

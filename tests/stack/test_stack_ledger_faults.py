@@ -7,6 +7,10 @@ filled with a file, so SQLite itself reports SQLITE_FULL. The read-only ledger i
 `ledger_read_only` fault (a mounted file system cannot be remounted read-only while the ledger
 holds it open for writing): the ledger file is reopened with SQLite's `mode=ro`, so SQLite
 itself refuses the writes with SQLITE_READONLY.
+
+A disk that is read-only already when the stack starts is real too: a tmpfs remounted
+read-only (`mount -o remount,ro`, which root cannot write through) under a fresh stack process
+(after a clean stop and after `kill -9`) and under an in-process stack with no ledger file yet.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import pytest
 
 from livelab.errors import ConfigError
 from stack.options import StackOptions
-from stack.testing import running_stack_server
+from stack.testing import running_stack_server, start_stack_process, stop_stack_process
 
 ROOM = "demo"
 ADMIN = "adm"
@@ -239,3 +243,155 @@ def test_read_only_fault_needs_a_file_ledger() -> None:
     run(main())
     with pytest.raises(ConfigError, match="ledger_read_only"):  # `--fault` at start: exit 2
         StackOptions(faults={"ledger_read_only": 1.0}).validate()
+
+
+# ------------------------------------------------------- a stack started on a read-only disk
+SECRET = "read-only-disk-secret-0123456789"
+# After the disk takes writes again, an order is retried (Retry-After: 1) at most this often.
+RECOVERY_ATTEMPTS = 10
+
+
+def remount(mount_point: Path, mode: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(mount_point)], check=True, timeout=10)
+
+
+def stack_args(db: Path) -> list[str]:
+    return ["--publisher", "none", "--db", str(db), "--secret", SECRET, "--room", ROOM]
+
+
+async def first_life(base: str, acked: dict[str, str]) -> str:
+    """Three acknowledged orders and a referral code; returns alice's token."""
+    async with aiohttp.ClientSession() as session:
+        alice = await join(session, base, "alice")
+        for i in range(3):
+            status, body, _ = await order(session, base, alice["token"], f"before-{i}")
+            assert status == 201, body
+            acked[f"before-{i}"] = body["order_id"]
+        async with session.post(
+            f"{base}/api/rooms/{ROOM}/referrals",
+            headers={"Authorization": f"Bearer {alice['token']}"},
+        ) as resp:
+            assert resp.status == 201
+        return str(alice["token"])
+
+
+async def read_only_life(base: str, mount_point: Path, acked: dict[str, str]) -> None:
+    """Started on the read-only disk: reads, replays and chat work, writes get 503; once the
+    disk takes writes again, a retried order is created with no restart."""
+    async with aiohttp.ClientSession() as session:
+        alice = await join(session, base, "alice")
+        bob = await join(session, base, "bob")
+        token = alice["token"]
+        for i in range(3):
+            status, body, headers = await order(session, base, token, f"during-{i}")
+            assert status == 503, body
+            assert body["error"]["code"] == "ledger_unavailable"
+            assert headers["Retry-After"] == "1"
+        for key, order_id in acked.items():  # every acknowledged order is still there
+            status, body, _ = await order(session, base, token, key)
+            assert (status, body["order_id"]) == (200, order_id)
+            async with session.get(
+                f"{base}/api/rooms/{ROOM}/orders/{order_id}",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as resp:
+                assert resp.status == 200
+        async with session.post(
+            f"{base}/api/rooms/{ROOM}/referrals",
+            headers={"Authorization": f"Bearer {bob['token']}"},
+        ) as resp:
+            assert resp.status == 503
+            assert (await resp.json())["error"]["code"] == "ledger_unavailable"
+        async with session.get(f"{base}/api/rooms/{ROOM}/leaderboard") as resp:
+            assert resp.status == 200
+        async with (
+            session.ws_connect(alice["ws_url"]) as wa,
+            session.ws_connect(bob["ws_url"]) as wb,
+        ):
+            await chat_round_trip(wa, wb, "on-a-read-only-disk")
+            await chat_round_trip(wb, wa, "still-chatting")
+
+        remount(mount_point, "rw")
+        for _ in range(RECOVERY_ATTEMPTS):
+            status, body, headers = await order(session, base, token, "during-0")
+            if status != 503:
+                break
+            await asyncio.sleep(float(headers["Retry-After"]))
+        assert status == 201, body
+        acked["during-0"] = body["order_id"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("first_end", ["sigterm", "sigkill"])
+def test_stack_started_on_a_read_only_disk_serves_reads_and_answers_503(
+    first_end: str,
+) -> None:
+    """A real stack process on a ledger whose tmpfs is remounted read-only before it starts
+    (after a clean stop, which leaves no WAL file, or after `kill -9`, which leaves the
+    acknowledged rows in the WAL)."""
+    acked: dict[str, str] = {}
+    with tiny_tmpfs("4m") as mount_point:
+        db = mount_point / "ledger.db"
+        proc, base = start_stack_process(stack_args(db))
+        try:
+            asyncio.run(asyncio.wait_for(first_life(base, acked), 30))
+        finally:
+            if first_end == "sigkill":
+                proc.kill()
+                proc.wait(timeout=10)
+            stop_stack_process(proc)
+        left = sorted(p.name for p in mount_point.iterdir())
+        assert left == (["ledger.db"] if first_end == "sigterm" else
+                        ["ledger.db", "ledger.db-shm", "ledger.db-wal"])  # fmt: skip
+        remount(mount_point, "ro")
+        try:
+            with pytest.raises(OSError) as refused:  # really read-only, root included
+                (mount_point / "probe").write_bytes(b"x")
+            assert refused.value.errno == errno.EROFS
+
+            proc, base = start_stack_process(stack_args(db))
+            try:
+                asyncio.run(asyncio.wait_for(read_only_life(base, mount_point, acked), 60))
+            finally:
+                assert stop_stack_process(proc) == 0, proc.log_text  # type: ignore[attr-defined]
+            assert "refuses writes" in proc.log_text  # type: ignore[attr-defined]
+        finally:
+            remount(mount_point, "rw")
+        with contextlib.closing(sqlite3.connect(db)) as check:
+            rows = dict(check.execute("SELECT idempotency_key, order_id FROM orders").fetchall())
+        assert rows == acked
+
+
+def test_stack_started_on_an_empty_read_only_disk_creates_the_ledger_once_it_can() -> None:
+    """No ledger file yet and a read-only disk: the stack starts with an empty ledger that
+    refuses writes (503); once the disk takes writes, the file is created and orders land."""
+
+    async def main(mount_point: Path) -> None:
+        db = mount_point / "ledger.db"
+        async with (
+            running_stack_server(host="none", db=str(db)) as server,
+            aiohttp.ClientSession() as session,
+        ):
+            base = server.base_url
+            alice = await join(session, base, "alice")
+            status, body, _ = await order(session, base, alice["token"], "k-0")
+            assert (status, body["error"]["code"]) == (503, "ledger_unavailable")
+            async with session.get(f"{base}/api/rooms/{ROOM}/leaderboard") as resp:
+                assert (resp.status, (await resp.json())["entries"]) == (200, [])
+            assert server.ledger.degraded and not db.exists()
+            remount(mount_point, "rw")
+            for _ in range(RECOVERY_ATTEMPTS):
+                status, body, headers = await order(session, base, alice["token"], "k-0")
+                if status != 503:
+                    break
+                await asyncio.sleep(float(headers["Retry-After"]))
+            assert status == 201, body
+            assert not server.ledger.degraded
+        with contextlib.closing(sqlite3.connect(db)) as check:
+            assert check.execute("SELECT idempotency_key FROM orders").fetchall() == [("k-0",)]
+
+    with tiny_tmpfs() as mount_point:
+        remount(mount_point, "ro")
+        try:
+            run(main(mount_point))
+        finally:
+            remount(mount_point, "rw")
