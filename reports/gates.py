@@ -64,7 +64,7 @@ _MARKET = re.compile(r"^[A-Z]{2}(-[A-Z]{1,2})?$")
 _STAT = re.compile(r"^(p(\d{1,2}(\.\d+)?|100)|mean|n|min|max|value|lo|hi)$")
 _METRIC = re.compile(r"^[a-z][a-z0-9_]*$")
 _TABLE_KEYS = ("threshold", "window", "description", "abortOnFail", "delayAbortEval")
-MINI_PEAK_KINDS = ("mini_peak", "lottery", "flash_deal", "poll")
+MINI_PEAK_KINDS = ("mini_peak", "lottery", "flash_deal", "poll", "cohost")
 
 
 @dataclass(frozen=True)

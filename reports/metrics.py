@@ -18,6 +18,7 @@ from scipy import stats
 
 __all__ = [
     "BUSINESS",
+    "COHOST",
     "EXPERIENCE",
     "HEALTH",
     "METRICS",
@@ -34,6 +35,7 @@ BUSINESS: tuple[str, ...] = (
     "retention_5m", "watch_time_mean_s", "interaction_rate", "chat_per_viewer_min",
     "conversion_rate", "orders", "gmv", "referral_k", "referred_share", "return_rate",
     "repurchase_rate", "cac_blended",
+    "cohost_retention_30s", "cohost_conversion_rate",  # co-host segments only (sim.cohost)
 )  # fmt: skip
 
 EXPERIENCE: tuple[str, ...] = (
@@ -43,12 +45,15 @@ EXPERIENCE: tuple[str, ...] = (
 
 HEALTH: tuple[str, ...] = ("loadgen_cpu", "loop_lag_ms")
 
+# Co-host (连麦) latency: the conversational round trip, modelled (sim.cohost) and measured.
+COHOST: tuple[str, ...] = ("cohost_rtt_ms",)
+
 # Every figure a run measures (the load generator's extra interaction latencies included): in a
 # run that an abortOnFail gate stopped, or an invalid one, a gate on one of these without
 # samples fails ("no observations") instead of being a configuration error (reports.gates_observe).
-MEASURED: tuple[str, ...] = (*EXPERIENCE, "ws_connect_ms", "vote_ack_ms", "referral_ms")
+MEASURED: tuple[str, ...] = (*EXPERIENCE, "ws_connect_ms", "vote_ack_ms", "referral_ms", *COHOST)
 
-METRICS: tuple[str, ...] = BUSINESS + EXPERIENCE + HEALTH
+METRICS: tuple[str, ...] = BUSINESS + EXPERIENCE + HEALTH + COHOST
 
 Number = float | int
 

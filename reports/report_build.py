@@ -26,6 +26,7 @@ from reports.plots_qoe import (
     measured_vs_modelled,
     outcomes_figure,
 )
+from reports.report_cohost import cohost
 from reports.report_commerce import commerce
 from reports.report_data import RunData, load_run
 from reports.report_html import PlotImage, render_html
@@ -117,6 +118,7 @@ def write_report(
         plan=_read_json(root / "plan.json") if root.is_dir() else None,
         stack_prom=prom.read_text("utf-8", "replace") if prom and prom.is_file() else None,
     )
+    cohost_section = cohost(run)
     images = []
     for key, plot_title, caption, fig in build_figures(run):
         images.append(PlotImage(key, plot_title, png_bytes(fig), caption, _has_data(fig)))
@@ -129,6 +131,7 @@ def write_report(
         gate=gate if isinstance(gate, Mapping) else None,
         notes=notes,
         commerce=path,
+        cohost=cohost_section,
     )
     html_path = out / "report.html"
     html_path.write_text(page, "utf-8")
@@ -142,6 +145,7 @@ def write_report(
             gate=gate if isinstance(gate, Mapping) else None,
             notes=notes,
             commerce=path,
+            cohost=cohost_section,
         ),
         "utf-8",
     )

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reports.report_cohost import CoHost
 from reports.report_commerce import Commerce
 
 __all__ = ["PlotImage", "render_html"]
@@ -83,6 +84,7 @@ def render_html(
     gate: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     commerce: Commerce | None = None,
+    cohost: CoHost | None = None,
 ) -> str:
     """The whole page as text."""
     valid = bool(meta.get("valid", True))
@@ -112,6 +114,10 @@ def render_html(
         parts.append('<h2 id="commerce">Commerce path</h2>')
         parts.append(_table(commerce.header, commerce.rows))
         parts += [f"<p>{html.escape(fact)}</p>" for fact in commerce.facts]
+    if cohost is not None:
+        parts.append('<h2 id="cohost">Co-host segments</h2>')
+        parts.append(_table(cohost.header, cohost.rows))
+        parts += [f"<p>{html.escape(fact)}</p>" for fact in cohost.facts]
     if measured:
         rows = [
             [scope, metric, f"{a:.4g}", f"{b:.4g}", f"{(b - a) / a:+.1%}" if a else "—", note]

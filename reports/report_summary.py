@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reports.report_cohost import CoHost
 from reports.report_commerce import Commerce
 
 __all__ = ["MAX_CHARS", "render_summary"]
@@ -32,6 +33,7 @@ def render_summary(
     notes: Sequence[str] = (),
     report_name: str = "report.html",
     commerce: Commerce | None = None,
+    cohost: CoHost | None = None,
 ) -> str:
     """Markdown text of the summary (always ≤ `MAX_CHARS`)."""
     valid = bool(meta.get("valid", True))
@@ -63,6 +65,9 @@ def render_summary(
     if commerce is not None:
         lines += ["", "**Commerce path**", "", *_md_table(commerce.header, commerce.rows)]
         lines += ["", *commerce.facts] if commerce.facts else []
+    if cohost is not None:
+        lines += ["", "**Co-host segments**", "", *_md_table(cohost.header, cohost.rows)]
+        lines += ["", *cohost.facts] if cohost.facts else []
     overall = [m for m in measured if m[0] == "overall"]
     if overall:
         changes = [

@@ -138,10 +138,7 @@ def write_run(
     arrays["profiles"] = np.array(first.profiles)
     arrays["access_names"] = np.array(ACCESS_NAMES)
     _savez(path / "viewers.npz", arrays)
-    events = [
-        {"kind": e.kind, "announce_s": e.announce_s, "start_s": e.start_s, "end_s": e.end_s}
-        for e in first.host_events
-    ]
+    events = [e.as_dict() for e in first.host_events]
     (path / "events.json").write_text(json.dumps({"events": events}, indent=2) + "\n", "utf-8")
     (path / "summary.md").write_text(model_summary(doc, first, info), "utf-8")
     return path

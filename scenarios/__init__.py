@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     )
     from scenarios.schema import (
         QOE_FIELDS,
+        CoHost,
         Edge,
         Host,
         Infra,
@@ -42,6 +43,7 @@ __all__ = [
     "SCENARIO_DIR",
     "Behavior",
     "BehaviorOverrides",
+    "CoHost",
     "Edge",
     "Host",
     "Infra",
@@ -77,6 +79,7 @@ _HOME: dict[str, str] = {
     "parse_overrides": "loader",
     "scenario_from_dict": "loader",
     "scenario_hash": "loader",
+    "CoHost": "schema",
     "Edge": "schema",
     "Host": "schema",
     "Infra": "schema",

@@ -109,6 +109,18 @@ class Behavior(BaseModel):
     )
     referred_churn_cut: float = Field(ge=0, le=1, description="referred churn lower by, fraction")
     referred_value_boost: float = Field(ge=1, le=5, description="referred order value ×")
+    # Co-host (连麦) segments: a guest of the viewer's own market, and the call's latency.
+    cohost_trust_boost: float = Field(
+        ge=1, le=5, description="trust builds × faster for own-market viewers present at a co-host"
+    )
+    cohost_buy_boost: float = Field(
+        ge=1, le=10, description="purchase chance × for own-market viewers present at a co-host"
+    )
+    cohost_lag_leave_per_s: float = Field(
+        ge=0,
+        le=1,
+        description="extra share leaving per s of co-host round trip over interactive_ms",
+    )
 
     @field_validator("share_prob")
     @classmethod

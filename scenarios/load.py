@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = ["WINDOW_PATTERN", "Load"]
 
 # "peak", "full", "START-END" in seconds from the stream start (e.g. "600-780"), or a named
-# mini-peak of the model's host: "lottery_N", "flash_deal_N", "poll_N", "mini_peak_N" (N >= 1).
+# mini-peak of the model's host: "lottery_N", "flash_deal_N", "poll_N", "cohost_N",
+# "mini_peak_N" (N >= 1).
 WINDOW_PATTERN = re.compile(
-    r"^(peak|full|\d+(\.\d+)?-\d+(\.\d+)?|(lottery|flash_deal|poll|mini_peak)_[1-9]\d*)$"
+    r"^(peak|full|\d+(\.\d+)?-\d+(\.\d+)?|(lottery|flash_deal|poll|cohost|mini_peak)_[1-9]\d*)$"
 )
 
 
@@ -29,7 +30,7 @@ class Load(BaseModel):
     window: str = Field(
         "peak",
         description='"peak", "full", "START-END" (s from stream start), or a mini-peak of the '
-        'model\'s host: "lottery_N", "flash_deal_N", "poll_N", "mini_peak_N"',
+        'model\'s host: "lottery_N", "flash_deal_N", "poll_N", "cohost_N", "mini_peak_N"',
     )
     window_s: float = Field(
         120, ge=10, le=24 * 3600, description="length of the peak window replayed, s"
@@ -88,7 +89,7 @@ class Load(BaseModel):
         if not WINDOW_PATTERN.match(value):
             raise ValueError(
                 'window must be "peak", "full", "START-END" in seconds, or a mini-peak '
-                '"lottery_N", "flash_deal_N", "poll_N", "mini_peak_N" with N >= 1'
+                '"lottery_N", "flash_deal_N", "poll_N", "cohost_N", "mini_peak_N" with N >= 1'
             )
         if "-" in value:
             start, end = (float(x) for x in value.split("-"))

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "QOE_FIELDS",
     "Access",
+    "CoHost",
     "Edge",
     "Host",
     "Infra",
@@ -43,7 +44,8 @@ __all__ = [
 
 AccessKind = Literal["wifi", "4g", "5g"]
 Incentive = Literal["interest", "social", "honour"]
-MiniPeakKind = Literal["lottery", "flash_deal", "poll"]
+MiniPeakKind = Literal["lottery", "flash_deal", "poll", "cohost"]
+# The default rotation: a co-host (连麦) segment is opt-in, it needs a guest market and a call.
 _ALL_KINDS: tuple[MiniPeakKind, ...] = ("lottery", "flash_deal", "poll")
 # A fixed experience value, or an empirical distribution (a list of samples) drawn per viewer.
 Experience = float | list[float]
@@ -103,6 +105,26 @@ class Stream(_Strict):
         return value
 
 
+class CoHost(_Strict):
+    """`[host.cohost]`: co-host (连麦) mini-peaks: a viewer of one market on air with the host."""
+
+    duration_min: float = Field(
+        4, gt=0, le=60, description="minutes a guest is on air (replaces mini_peak_duration_min)"
+    )
+    guest_market: str = Field(
+        "rotate",
+        pattern=r"^(rotate|largest|[A-Z]{2}(-[A-Z]{1,2})?)$",
+        description='whose viewer goes on air: "rotate" (markets in order), "largest" '
+        "(largest audience) or a market code",
+    )
+    guest_delay_ms: float = Field(
+        150,
+        ge=0,
+        le=60_000,
+        description="guest's capture, encode, decode and render delay (one way, ms; assumed)",
+    )
+
+
 class Host(_Strict):
     """`[host]`: what the host does on stream."""
 
@@ -120,6 +142,7 @@ class Host(_Strict):
     )
     announce_lead_min: float = Field(2, ge=0, le=60, description="minutes (seed: 1–2)")
     answer_s: float = Field(4, ge=0, le=600, description="host think time for a question, s")
+    cohost: CoHost = Field(default_factory=CoHost, description="co-host segments (kind cohost)")
 
 
 class QoE(_Strict):
@@ -322,6 +345,12 @@ class Scenario(_Strict):
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ValueError("variants: variant names must be unique")
+        guest = self.host.cohost.guest_market
+        if guest not in ("rotate", "largest") and guest not in codes:
+            raise ValueError(
+                f"host.cohost.guest_market: {guest!r} is not a market of the scenario; "
+                f"allowed: rotate, largest, {', '.join(codes)}"
+            )
         for edge in self.infra.edges:
             unknown = sorted(set(edge.markets) - set(codes))
             if unknown:

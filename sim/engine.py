@@ -12,7 +12,8 @@ Order matters where load feeds back, so the model is event-driven at 10-s steps:
    runs their joins against the edge's current state, their experience and their journeys as
    array operations (`sim.market`); invitees of this step's sharers go into the calendar of
    later steps (referral generations);
-3. the `host` process announces, starts and ends mini-peaks (`host_log`).
+3. the `host` process announces, starts and ends mini-peaks (`host_log`); a co-host segment's
+   guest is drawn before the run (`sim.cohost.with_guests`), so every journey knows the call.
 
 Per-viewer draws that do not depend on load (arrival quantiles, access, path, behaviour
 uniforms) are made up front for all organic slots of a market from named streams (`sim.rng`).
@@ -28,6 +29,7 @@ import simpy
 
 from scenarios import Scenario
 from sim.capacity import EdgeQueue, InteractionQueue
+from sim.cohost import with_guests
 from sim.market import MarketModel
 from sim.result import SERIES, SimResult
 from sim.rng import Streams
@@ -44,7 +46,7 @@ def run(
     """Simulate one replication of `scenario` (see `sim.simulate`)."""
     streams = Streams(scenario.scenario.seed, replication)
     grid = Grid(scenario.stream.duration_min * 60.0)
-    events = host_events(scenario)
+    events = with_guests(scenario, host_events(scenario), streams)
     edge_of: dict[str, EdgeQueue] = {}
     edge_queues = []
     for edge in scenario.infra.edges:

@@ -25,6 +25,10 @@ market's resolved `Behavior` turns them into outcomes. Every behavioural number 
   `buy` that order only because of the boost — which fall uniformly (the same `buy_t`) in the
   flash-deal time inside the trusted stay: a deal sells while it is on.
 - stayers share with `share_prob[incentive]` (× `lottery_share_boost` when present at a lottery).
+- co-host segments (`sim.cohost`): own-market viewers present trust `cohost_trust_boost` ×
+  faster and buy × `cohost_buy_boost`; a guest round trip over `interactive_ms` makes more of
+  those starting in the segment leave in the decision window and shortens stayers' watching
+  after it starts (`cohost_lag_leave_per_s`). Without co-host segments nothing here changes.
 - return to a later stream of the series with `return_prob` (× `untrusted_return_factor`
   without trust; referred churn × (1 − `referred_churn_cut`); a failed start costs
   `failed_start_return_pp`); buyers repurchase with `repurchase_prob` when they return.
@@ -39,6 +43,7 @@ from numpy.typing import NDArray
 from scipy.special import ndtri
 
 from scenarios import Behavior
+from sim.cohost import lag_share, segments
 from sim.qoe import Experience
 from sim.schedule import Grid, HostEvent, overlaps, stay_end
 
@@ -75,6 +80,7 @@ class StreamContext:
     clock: FloatArray  # stay clock at grid edges (schedule.stay_clock)
     join_timeout_s: float
     series_streams: int
+    market: str = ""  # the market's code: a co-host guest lifts their own market
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,12 @@ def journeys(
     p_pass = min(1.0, b.passby_leave / loc)
     q_lat, q_cliff = interactivity(b, exp.behind_ms)
     p_dec = 1.0 - (1.0 - min(1.0, b.decision_leave / loc)) * (1.0 - q_lat) * (1.0 - q_cliff)
+    cohost = [(ev, lag_share(b, ev.guest.rtt_ms)) for ev in segments(ctx.events) if ev.guest]
+    if cohost:  # only then: keeps the bytes of scenarios without co-host segments
+        q_co = np.zeros(arrival_s.shape)
+        for ev, q in cohost:
+            q_co = np.where((start_s >= ev.start_s) & (start_s < ev.end_s), q, q_co)
+        p_dec = 1.0 - (1.0 - p_dec) * (1.0 - q_co)
     stage_u, stage_t = u[ROW["stage"]], u[ROW["stage_t"]]
     passby = stage_u < p_pass
     decide = ~passby & (stage_u < p_pass + (1.0 - p_pass) * p_dec)
@@ -190,18 +202,30 @@ def journeys(
     extra = np.maximum(0.0, stay_until - stay_from)
     penalty = (1.0 - b.rebuffer_watch_loss) ** (exp.rebuffer_ratio * 100.0) * (1.0 - q_lat)
     watch = np.where(stay, window + extra * penalty, watch)
+    for ev, q in cohost:  # a laggy call: stayers' watching after the segment starts shrinks by q
+        if q > 0:
+            seg_w = np.maximum(ev.start_s, stay_from) - start_s  # watch time when it bites
+            bites = stay & (stay_from < ev.end_s) & (watch > seg_w)
+            watch = np.where(bites, seg_w + (watch - seg_w) * (1.0 - q), watch)
     watch = np.where(started, np.clip(watch, 0.0, np.maximum(0.0, end - start_s)), 0.0)
     leave_s = np.where(started, start_s + watch, arrival_s + give_up_s)
     leave_s = np.minimum(leave_s, end)
 
     # Trust and purchase.
     trust_s = b.trust_min * 60.0 / loc / np.where(referred, b.referred_trust_boost, 1.0)
+    if cohost:  # a guest of the viewer's own market on air while they watch
+        own = [ev for ev, _ in cohost if ev.guest and ev.guest.market == ctx.market]
+        lift = started & overlaps(start_s, leave_s, own, ("cohost",))
+        trust_s = trust_s / np.where(lift, b.cohost_trust_boost, 1.0)
     trusted = started & (watch >= trust_s)
     trusted_from = start_s + trust_s
     deal_s = deal_seconds(trusted_from, leave_s, ctx.events)
     flash = deal_s > 0.0  # trusting while a flash deal is on
-    p_base = min(1.0, b.purchase_prob * loc) * b.payment_success
-    p_buy = np.minimum(1.0, b.purchase_prob * loc * np.where(flash, b.flash_deal_buy_boost, 1.0))
+    p_plain = b.purchase_prob * loc
+    if cohost:
+        p_plain = p_plain * np.where(lift, b.cohost_buy_boost, 1.0)
+    p_base = np.minimum(1.0, p_plain) * b.payment_success
+    p_buy = np.minimum(1.0, p_plain * np.where(flash, b.flash_deal_buy_boost, 1.0))
     buy_u, buy_t = u[ROW["buy"]], u[ROW["buy_t"]]
     ordered = trusted & (buy_u < p_buy * b.payment_success)
     # The deal's own orders (the boost's share: they would not have bought without it) are

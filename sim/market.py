@@ -68,6 +68,7 @@ class MarketModel:
             clock=stay_clock(grid, events, self.behavior.mini_peak_stay_boost),
             join_timeout_s=scenario.infra.join_timeout_s,
             series_streams=scenario.scenario.series_streams,
+            market=code,
         )
         self.access_cdf = np.cumsum(list(market.access.shares().values()))
         n = int(streams.get(f"{code}/count").poisson(market.audience))

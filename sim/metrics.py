@@ -6,8 +6,11 @@ over the viewers they apply to: `join_ms` and the path figures (`packet_loss`, `
 every arrival; `first_frame_ms`, `g2g_latency_ms`, `chat_rtt_ms`, `answer_ms`, `freeze_ratio`,
 `freeze_count_per_min` and `fps` over viewers who got a first frame; `order_ms` over buyers.
 `error_rate` (joins that failed at a full edge) is a scalar. Network figures also appear per
-profile (`profiles["ID-4g"]`). Nothing here depends on the clock, so the same results give the
-same document.
+profile (`profiles["ID-4g"]`). With co-host segments (`sim.cohost`) the document adds
+`cohost_rtt_ms` — the round trip of the viewers who could have been the guest (of the guest's
+market, watching at a segment start), overall, per guest market and per profile — and the
+business figures `cohost_retention_30s` and `cohost_conversion_rate`; without them it has none of
+these. Nothing here depends on the clock, so the same results give the same document.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from numpy.typing import NDArray
 
 from reports import BUSINESS, distribution, new_document, replicated
 from scenarios import Scenario
+from sim.cohost import COHOST_BUSINESS, candidates, segments, viewer_rtt_ms
 from sim.result import SimResult
 
 __all__ = ["metrics_document"]
@@ -89,11 +93,22 @@ def metrics_document(
             "source": "model",
         }
     )
+    has_cohost = bool(segments(results[0].host_events))
+    business = [k for k in BUSINESS if has_cohost or k not in COHOST_BUSINESS]
     overall = {k: replicated([r.outcomes["overall"].get(k, np.nan) for r in results])
-               for k in BUSINESS}  # fmt: skip
+               for k in business}  # fmt: skip
     overall.update(_experience(results, lambda r: np.ones(r.n_viewers, dtype=bool)))
     overall["error_rate"] = _error_rate(results, lambda r: np.ones(r.n_viewers, dtype=bool))
     doc["overall"] = overall
+    rtt = [viewer_rtt_ms(r.viewers, scenario) for r in results] if has_cohost else []
+    cand = [candidates(r.viewers, r.host_events, r.markets) for r in results] if has_cohost else []
+
+    def cohost_rtt(select: Any) -> dict[str, Any]:
+        parts = [x[c & select(r)] for r, x, c in zip(results, rtt, cand, strict=True)]
+        return distribution(np.concatenate(parts))
+
+    if has_cohost:
+        overall["cohost_rtt_ms"] = cohost_rtt(lambda r: np.ones(r.n_viewers, dtype=bool))
     for i, code in enumerate(results[0].markets):
 
         def in_market(r: SimResult, i: int = i) -> NDArray[np.bool_]:
@@ -102,10 +117,12 @@ def metrics_document(
 
         entry = {
             k: replicated([r.outcomes["markets"][code].get(k, np.nan) for r in results])
-            for k in BUSINESS
+            for k in business
         }
         entry.update(_experience(results, in_market))
         entry["error_rate"] = _error_rate(results, in_market)
+        if has_cohost and any((c & in_market(r)).any() for r, c in zip(results, cand, strict=True)):
+            entry["cohost_rtt_ms"] = cohost_rtt(in_market)
         doc["markets"][code] = entry
     for p, name in enumerate(results[0].profiles):
 
@@ -117,5 +134,9 @@ def metrics_document(
             continue
         entry = _experience(results, on_profile, _PROFILE_METRICS)
         entry["viewers"] = replicated([float(on_profile(r).sum()) for r in results])
+        if has_cohost and any(
+            (c & on_profile(r)).any() for r, c in zip(results, cand, strict=True)
+        ):
+            entry["cohost_rtt_ms"] = cohost_rtt(on_profile)
         doc["profiles"][name] = entry
     return doc

@@ -16,7 +16,8 @@ Definitions (all over arrivals = organic + referred viewers, unless said otherwi
   of buyers who buy again in a later stream (both 0 when `series_streams` = 1);
 - `cac_blended`: acquisition cost per arrival, USD: organic at `cac_paid_usd`, referred at
   `cac_paid_usd × cac_referral_ratio`;
-- `peak_concurrent`: the highest concurrency (per market: that market's).
+- `peak_concurrent`: the highest concurrency (per market: that market's);
+- `cohost_retention_30s`, `cohost_conversion_rate`: only with co-host segments (`sim.cohost`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from scenarios import Scenario
+from sim.cohost import business as cohost_business
 
 if TYPE_CHECKING:
     from sim.result import SimResult
@@ -136,12 +138,15 @@ def outcomes(result: SimResult, scenario: Scenario) -> dict[str, Any]:
     paid = np.array([b.cac_paid_usd for b in behaviors])[v["market"]]
     ratio = np.array([b.cac_referral_ratio for b in behaviors])[v["market"]]
     conc = result.series["concurrent"]
+    events = result.host_events
     out: dict[str, Any] = {
         "overall": business(v, float(conc.sum(axis=0).max(initial=0.0)), paid, ratio),
         "markets": {},
     }
+    out["overall"].update(cohost_business(v, events))
     for i, code in enumerate(result.markets):
         sel = v["market"] == i
         sub = {k: a[sel] for k, a in v.items()}
         out["markets"][code] = business(sub, float(conc[i].max(initial=0.0)), paid[sel], ratio[sel])
+        out["markets"][code].update(cohost_business(sub, events))
     return out

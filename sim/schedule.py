@@ -7,7 +7,8 @@ Pure functions of the scenario. Times are seconds from the stream start; the gri
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -18,9 +19,11 @@ from scenarios import Behavior, Market, Scenario
 __all__ = [
     "STEP_S",
     "Grid",
+    "Guest",
     "HostEvent",
     "arrival_times",
     "arrival_weights",
+    "cohost_market",
     "host_events",
     "local_hours",
     "overlaps",
@@ -33,13 +36,48 @@ FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
+class Guest:
+    """The viewer on air in a co-host segment: their market, network profile and call latency.
+
+    `host_to_guest_ms` and `guest_to_host_ms` are glass-to-glass one way; `rtt_ms` is the
+    conversational round trip (their sum): the host speaks, the guest sees it and answers, the
+    host sees the answer (`sim.cohost` states the formula).
+    """
+
+    market: str
+    access: str
+    profile: str
+    path_rtt_ms: float
+    path_jitter_ms: float
+    host_to_guest_ms: float
+    guest_to_host_ms: float
+    rtt_ms: float
+
+
+@dataclass(frozen=True)
 class HostEvent:
-    """One mini-peak: announced at `announce_s`, live from `start_s` to `end_s` (s)."""
+    """One mini-peak: announced at `announce_s`, live from `start_s` to `end_s` (s).
+
+    A co-host segment (`kind` "cohost") names its guest's market in `guest_market` from the
+    schedule; the engine draws the guest (`sim.cohost.with_guests`) into `guest`.
+    """
 
     kind: str
     announce_s: float
     start_s: float
     end_s: float
+    guest_market: str | None = None
+    guest: Guest | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as `events.json` and the plan hold it; a co-host segment adds its guest."""
+        out: dict[str, Any] = {"kind": self.kind, "announce_s": self.announce_s,
+                               "start_s": self.start_s, "end_s": self.end_s}  # fmt: skip
+        if self.guest is not None:
+            out["guest"] = asdict(self.guest)
+        elif self.guest_market is not None:
+            out["guest"] = {"market": self.guest_market}
+        return out
 
 
 @dataclass(frozen=True)
@@ -69,8 +107,10 @@ def host_events(scenario: Scenario) -> list[HostEvent]:
     """The mini-peaks: every `host.mini_peak_every_min`, kinds in rotation, none at t = 0.
 
     A peak that would start at or after the stream end is dropped; one that runs past it ends
-    with the stream. `mini_peak_every_min = 0` means no peaks. With `host.flash_deal_poll` each
-    flash deal comes with a poll over the same minutes (listed right after it).
+    with the stream. `mini_peak_every_min = 0` means no peaks. A co-host segment lasts
+    `host.cohost.duration_min` and names its guest's market (`cohost_market`). With
+    `host.flash_deal_poll` each flash deal comes with a poll over the same minutes (listed right
+    after it).
     """
     host = scenario.host
     duration = scenario.stream.duration_min * 60.0
@@ -79,20 +119,44 @@ def host_events(scenario: Scenario) -> list[HostEvent]:
         return []
     events = []
     k = 1
+    cohosts = 0
     while k * every < duration - 1e-9:
         start = k * every
+        kind = host.mini_peak_kinds[(k - 1) % len(host.mini_peak_kinds)]
+        length_min = host.mini_peak_duration_min
+        guest_market = None
+        if kind == "cohost":
+            length_min = host.cohost.duration_min
+            guest_market = cohost_market(scenario, cohosts)
+            cohosts += 1
         events.append(
             HostEvent(
-                kind=host.mini_peak_kinds[(k - 1) % len(host.mini_peak_kinds)],
+                kind=kind,
                 announce_s=max(0.0, start - host.announce_lead_min * 60.0),
                 start_s=start,
-                end_s=min(duration, start + host.mini_peak_duration_min * 60.0),
+                end_s=min(duration, start + length_min * 60.0),
+                guest_market=guest_market,
             )
         )
         if events[-1].kind == "flash_deal" and host.flash_deal_poll:
             events.append(replace(events[-1], kind="poll"))
         k += 1
     return events
+
+
+def cohost_market(scenario: Scenario, index: int) -> str:
+    """The market whose viewer is the guest of the `index`-th (from 0) co-host segment.
+
+    `host.cohost.guest_market`: "rotate" takes the markets in scenario order, "largest" the
+    market with the largest `audience` (the first of equals), a code that market.
+    """
+    rule = scenario.host.cohost.guest_market
+    markets = scenario.markets
+    if rule == "rotate":
+        return markets[index % len(markets)].code
+    if rule == "largest":
+        return max(markets, key=lambda m: m.audience).code
+    return rule
 
 
 def local_hours(scenario: Scenario, market: Market, t_s: FloatArray) -> FloatArray:

@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
         "--window",
         default=None,
         help="peak, full, START-END in s from stream start, or a mini-peak of the model's host:"
-        " lottery_N, flash_deal_N, poll_N, mini_peak_N (default: load.window, peak)",
+        " lottery_N, flash_deal_N, poll_N, cohost_N, mini_peak_N (default: load.window, peak)",
     )
     parser.add_argument(
         "--window-s",

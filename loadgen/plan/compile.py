@@ -17,6 +17,13 @@
   in a short window while the background audience stays at 1 in `scale`; `Plan.sampling` says
   how many scripts each stratum gave. Every script is still one modelled viewer, replayed as
   the model drew it.
+- Co-host segments (the model's mini-peaks of kind "cohost", each with a guest of one market
+  and access kind): one script of the guest's market that is present when the segment starts
+  (in the window; a carried script counts) goes on air — `(t, "cohost")` at the segment start
+  (or its connect, if later) and `(t, "cohost_leave")` at the segment end (or its leave). The
+  guest's own access kind is preferred, then the script that stays longest, then the lowest id.
+  `Plan.sampling` lists the assignments (`cohost`: segment start, guest market, profile,
+  script id or None when no script of that market is present).
 - Viewers already present when the window opens ("carried") join over the first
   `CARRY_SPREAD_S` seconds instead of all in the same instant. Actions come at least
   `CONNECT_S` after the join (the join and WebSocket connect must be done first).
@@ -25,6 +32,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -192,6 +200,9 @@ def compile_plan(
         scripts.update(extra)
         sampling.update(actor_scale=actor_scale, actor_kinds=list(ACTOR_KINDS), actors=len(extra))
     kept = sorted(scripts.values(), key=lambda s: (s.start_s, s.id))
+    kept, guests = _cohosts(kept, run.events, win)
+    if guests:
+        sampling["cohost"] = guests
     seconds = int(np.ceil(win.length_s))
     curve = concurrency_per_second(
         np.array([s.start_s for s in kept]), np.array([s.end_s for s in kept]), seconds
@@ -252,3 +263,51 @@ def _actors(
     )
     keep = _systematic(run.arrival_s, acting, actor_scale, seed, ACTOR_STREAM)
     return {int(i): scripts[int(i)] for i in keep}
+
+
+def _cohosts(
+    scripts: list[Script], events: list[dict[str, Any]], win: Window
+) -> tuple[list[Script], list[dict[str, Any]]]:
+    """`scripts` with the co-host actions of each segment in the window (see the docstring),
+    and the assignments."""
+    out = list(scripts)
+    busy: set[str] = set()
+    assigned = []
+    for event in events:
+        guest = event.get("guest")
+        if event.get("kind") != "cohost" or not isinstance(guest, Mapping):
+            continue
+        start = float(event["start_s"]) - win.start_s
+        end = min(float(event["end_s"]), win.end_s) - win.start_s
+        if end <= 0 or start >= win.length_s:
+            continue
+        on_air = max(start, 0.0)
+        market, access = str(guest.get("market")), str(guest.get("access", ""))
+        # Present at the segment start (a carried viewer was, though it joins a few seconds
+        # into the plan), and still there once connected.
+        fits = [
+            (k, s)
+            for k, s in enumerate(out)
+            if s.market == market and s.id not in busy and (s.start_s <= on_air or s.carried)
+            and max(on_air, s.start_s + CONNECT_S) < s.end_s
+        ]  # fmt: skip
+        entry = {
+            "start_s": start,
+            "market": market,
+            "profile": guest.get("profile"),
+            "script": None,
+        }
+        if fits:
+            k, chosen = min(fits, key=lambda ks: (ks[1].access != access, -ks[1].end_s, ks[1].id))
+            t_on = max(on_air, chosen.start_s + CONNECT_S)
+            t_off = max(t_on, min(end, chosen.end_s))
+            actions = [a for a in chosen.actions if a[1] != "leave"]
+            actions += [(round(t_on, 3), "cohost"), (round(t_off, 3), "cohost_leave")]
+            rank = {"cohost": 0, "cohost_leave": 2}
+            actions.sort(key=lambda a: (a[0], rank.get(a[1], 1)))
+            leave = [a for a in chosen.actions if a[1] == "leave"]
+            out[k] = replace(chosen, actions=(*actions, *leave))
+            busy.add(chosen.id)
+            entry["script"] = chosen.id
+        assigned.append(entry)
+    return out, assigned

@@ -15,7 +15,8 @@ from typing import Any
 __all__ = ["ACTIONS", "PLAN_VERSION", "Plan", "Script", "load_plan", "save_plan"]
 
 PLAN_VERSION = 1
-ACTIONS = ("join", "connect", "chat", "like", "vote", "question", "share", "order", "leave")
+ACTIONS = ("join", "connect", "chat", "like", "vote", "question", "share", "order", "cohost",
+           "cohost_leave", "leave")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -132,10 +132,7 @@ def model_run_from_results(results: Sequence[Any], scenario: Any) -> ModelRun:
     arrays = dict(first.viewers)
     arrays["markets"] = np.array(first.markets)
     arrays["access_names"] = np.array(ACCESS_NAMES)
-    events = [
-        {"kind": e.kind, "announce_s": e.announce_s, "start_s": e.start_s, "end_s": e.end_s}
-        for e in first.host_events
-    ]
+    events = [e.as_dict() for e in first.host_events]
     # Messages/s per step summed over markets, in the order `_message_rate` sums the CSV's rows
     # (the CSV rounds to 6 significant digits; memory keeps every digit).
     rate = np.zeros(first.times_s.size)

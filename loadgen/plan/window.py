@@ -8,10 +8,10 @@ viewers and a mini-peak's message burst scores near 2. Candidate starts step by 
 time series' step); ties go to the earliest. `full` replays the whole stream; `START-END`
 replays that range (seconds from the stream start).
 
-A named mini-peak — `lottery_N`, `flash_deal_N`, `poll_N` (the N-th host event of that kind,
-from 1) or `mini_peak_N` (the N-th of any kind) — replays the `length_s` seconds that start
-`length_s / LEAD_FRACTION` before the event starts (the last countdown and the rush in), on the
-10-s grid, shifted to stay inside the stream. The mini-peak is where the model concentrates its
+A named mini-peak — `lottery_N`, `flash_deal_N`, `poll_N`, `cohost_N` (the N-th host event of
+that kind, from 1) or `mini_peak_N` (the N-th of any kind) — replays the `length_s` seconds that
+start `length_s / LEAD_FRACTION` before the event starts (the last countdown and the rush in), on
+the 10-s grid, shifted to stay inside the stream. The mini-peak is where the model concentrates its
 interactions: viewers present at a poll vote, a flash deal raises the purchase share, a lottery
 the share rate, and mini-peaks hold viewers.
 """
@@ -35,8 +35,8 @@ __all__ = [
 STEP_S = 10.0
 # A named window opens 1/6 of its length before its event: 30 s of a 180-s window.
 LEAD_FRACTION = 6.0
-EVENT_KINDS = ("lottery", "flash_deal", "poll", "mini_peak")
-_NAMED = re.compile(r"^(lottery|flash_deal|poll|mini_peak)_([1-9][0-9]*)$")
+EVENT_KINDS = ("lottery", "flash_deal", "poll", "cohost", "mini_peak")
+_NAMED = re.compile(r"^(lottery|flash_deal|poll|cohost|mini_peak)_([1-9][0-9]*)$")
 
 
 @dataclass(frozen=True)
