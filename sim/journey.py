@@ -221,7 +221,7 @@ def journeys(
     trusted_from = start_s + trust_s
     deal_s = deal_seconds(trusted_from, leave_s, ctx.events)
     flash = deal_s > 0.0  # trusting while a flash deal is on
-    p_plain = b.purchase_prob * loc
+    p_plain: FloatArray | float = b.purchase_prob * loc
     if cohost:
         p_plain = p_plain * np.where(lift, b.cohost_buy_boost, 1.0)
     p_base = np.minimum(1.0, p_plain) * b.payment_success
