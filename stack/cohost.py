@@ -70,6 +70,7 @@ class Guest:
     last_frames: int = 0
     last_progress_ms: float = 0.0
     ended: str | None = None  # the cohost_off reason once it has left
+    ended_ms: float | None = None  # when it was taken off air (epoch ms)
     figures: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
@@ -202,7 +203,7 @@ class CohostDesk:
         if slots.get(guest.slot) is not guest:
             return
         del slots[guest.slot]
-        guest.ended = reason
+        guest.ended, guest.ended_ms = reason, self.server.clock_ms()
         if guest.watcher is not None:
             guest.figures = guest.watcher.figures()
             guest.watcher.close()
@@ -232,7 +233,8 @@ class CohostDesk:
         figures = (
             guest.watcher.figures() if guest.ended is None and guest.watcher else guest.figures
         )
-        return {**guest.summary(), "ended": guest.ended, "host_saw": figures}
+        ended_ms = None if guest.ended_ms is None else int(guest.ended_ms)
+        return {**guest.summary(), "ended": guest.ended, "ended_ms": ended_ms, "host_saw": figures}
 
     async def _watchdog(self) -> None:
         timeout_ms = self.server.options.guest_timeout_s * 1e3

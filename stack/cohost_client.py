@@ -9,7 +9,9 @@ its ICE sockets too (``on_gathered``).
   time, band 1 = the newest host stamp the guest has seen (`echo`), the guest's "answer".
 * `CohostGuest.go_on_air` sends ``cohost_request``, waits for ``cohost_invite``, accepts, opens
   its own WHEP session to the host (decoding each frame: ``host_to_guest`` = shown − host
-  capture stamp) and publishes `GuestTrack` plus silent Opus audio by WHIP.
+  capture stamp) and publishes `GuestTrack` plus silent Opus audio by WHIP. With the stack's
+  ``--audio`` it also listens to the host: a beep's onset heard at H left the host at the last
+  whole second (`stack.audio`), so ``host_audio`` = H mod 1000 ms (below 1 s).
 * `GuestAudience` is a plain viewer whose WHEP offer has the guest slots' m-lines: it decodes
   one slot's video (``guest_to_viewer`` = shown − guest capture stamp).
 
@@ -57,6 +59,9 @@ log = logging.getLogger(__name__)
 VIDEO_CLOCK = 90_000
 GUEST_FPS = 15
 GUEST_SIZE = (320, 180)  # px; the barcode's blocks are 8 px at this width, two bands fit
+# Peak |sample| (s16) above which a decoded host audio frame is beeping (the beep peaks at
+# 0.2 × 32767 ≈ 6550; Opus's silence decodes to ~0).
+BEEP_THRESHOLD = 2000
 # How long a guest waits for its invitation after raising a hand, seconds.
 INVITE_TIMEOUT_S = 10.0
 
@@ -158,6 +163,8 @@ class CohostGuest:
         self.messages: list[dict[str, Any]] = []  # every WebSocket message, batches unpacked
         self.host_to_guest: list[tuple[float, float]] = []  # (shown wall ms, latency ms)
         self.host_frames_ms: list[float] = []
+        self.host_audio: list[tuple[float, float]] = []  # (heard wall ms, beep latency ms)
+        self._in_beep = False
         self.phases: dict[str, float] = {}  # invite_ms, accept_ms, on_air_ms (from the request)
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -226,10 +233,18 @@ class CohostGuest:
         if self.on_gathered is not None:
             self.on_gathered(pc)
 
+    def _heard(self, now: float, frame: Any) -> None:
+        """One decoded 20 ms audio frame of the host: a beep's onset gives a latency sample."""
+        loud = int(np.abs(frame.to_ndarray()).max()) > BEEP_THRESHOLD
+        if loud and not self._in_beep:
+            self.host_audio.append((now, now % 1000.0))
+        self._in_beep = loud
+
     async def _watch_host(self) -> None:
         pc = self._watch_pc = RTCPeerConnection(rtc_configuration())
         transceiver = pc.addTransceiver("video", direction="recvonly")
         setattr(transceiver.receiver, _JITTER_ATTR, MarkerJitterBuffer())
+        pc.addTransceiver("audio", direction="recvonly")  # the host's beeps, with --audio
 
         def shown(now: float, frame: av.VideoFrame) -> None:
             self.host_frames_ms.append(now)
@@ -240,7 +255,8 @@ class CohostGuest:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            self._tasks.append(asyncio.ensure_future(_decode_frames(track, shown, self.clock_ms)))
+            handler = shown if track.kind == "video" else self._heard
+            self._tasks.append(asyncio.ensure_future(_decode_frames(track, handler, self.clock_ms)))
 
         await pc.setLocalDescription(await pc.createOffer())
         self._gathered(pc)

@@ -12,7 +12,9 @@ process watches the guest's slot as any viewer would. What it measures, per samp
 * ``cohost_guest_to_host_ms`` and ``cohost_rtt_ms``: what the host (the stack) saw, returned by
   ``DELETE /api/rooms/{room}/cohost`` (`stack.guest_watch`);
 * ``cohost_guest_to_viewer_ms``: guest capture → shown to a clean viewer (the guest's uplink
-  plus the stack's forwarding; the viewer's own downlink is the other kinds' business).
+  plus the stack's forwarding; the viewer's own downlink is the other kinds' business);
+* ``cohost_audio_ms``: a host beep → its onset heard by the guest (a stack with ``--audio``;
+  none otherwise).
 
 Frames of the host view count as the viewer's frames (fps, freezes). Only WHEP targets of the
 reference stack have co-hosting; a Janus target is an error for this kind.
@@ -41,6 +43,7 @@ COHOST_METRICS = (
     "cohost_host_to_guest_ms",
     "cohost_guest_to_host_ms",
     "cohost_guest_to_viewer_ms",
+    "cohost_audio_ms",
 )
 
 
@@ -141,6 +144,7 @@ class CohostViewer:
             "cohost_guest_to_viewer_ms": list(audience.guest_to_viewer),
             "cohost_guest_to_host_ms": [(t, v) for t, v in host_saw.get("guest_to_host_ms", [])],
             "cohost_rtt_ms": [(t, v) for t, v in host_saw.get("rtt_ms", [])],
+            "cohost_audio_ms": list(guest.host_audio),
         }
         self.raw.counters["cohost_host_frames_decoded"] = float(host_saw.get("frames_decoded", 0))
         if report.get("ended") not in (None, "left"):

@@ -181,8 +181,9 @@ def test_options_bound_the_guests() -> None:
 
 @pytest.mark.slow
 def test_guest_on_air_reaches_viewers_and_host_and_a_dead_guest_is_dropped() -> None:
-    """Real peer connections: the guest sees the host, the host (stack) sees the guest's
-    barcodes and echoes, a viewer gets the guest's slot tracks; then the guest's network dies
+    """Real peer connections: the guest sees and hears the host, the host (stack) sees the
+    guest's barcodes and echoes, a viewer gets the guest's slot tracks; then the guest's network
+    dies
     (its ICE sockets closed, no DTLS goodbye) and the stack drops it within 5 s."""
     from stack import restrict_ice_to_loopback
     from stack.cohost_client import CohostGuest, GuestAudience
@@ -190,7 +191,7 @@ def test_guest_on_air_reaches_viewers_and_host_and_a_dead_guest_is_dropped() -> 
     async def main() -> None:
         restrict_ice_to_loopback()
         async with (
-            running_stack_server(room=ROOM) as server,
+            running_stack_server(room=ROOM, audio=True) as server,
             aiohttp.ClientSession() as http,
         ):
             base = server.base_url
@@ -217,6 +218,7 @@ def test_guest_on_air_reaches_viewers_and_host_and_a_dead_guest_is_dropped() -> 
                     and len(saw["guest_to_host_ms"]) >= 5
                     and len(saw["rtt_ms"]) >= 3
                     and len(audience.guest_to_viewer) >= 3
+                    and guest.host_audio
                 ):
                     break
             saw = me["host_saw"]
@@ -224,22 +226,39 @@ def test_guest_on_air_reaches_viewers_and_host_and_a_dead_guest_is_dropped() -> 
             assert len(saw["guest_to_host_ms"]) >= 5, f"the host never saw the guest: {saw}"
             assert len(saw["rtt_ms"]) >= 3, "no answer frame echoed a host stamp"
             assert len(audience.guest_to_viewer) >= 3, "a viewer never saw the guest's slot"
+            # The host's wall-clock beeps reach the guest: onset latency in 0..1000 ms.
+            assert guest.host_audio, "the guest never heard a beep"
+            assert all(0 <= v < 1000 for _, v in guest.host_audio)
             # Every latency is positive and below a loaded machine's worst (same clock).
             for _, v in saw["rtt_ms"]:
                 assert 0 < v < 10_000
+            await audience.close()
             # The guest's network dies: close its publishing ICE sockets, say nothing.
             assert guest._publish_pc is not None
             transport = guest._publish_pc.getTransceivers()[0].receiver.transport
             connection = transport.transport.iceGatherer._connection
-            died = time.monotonic()
+            died_ms = time.time() * 1000  # the stack's clock: the same wall clock
             for protocol in list(connection._protocols):
                 protocol.transport.close()
-            off = await watcher.wait_for("cohost_off", timeout_s=8.0)
+            off = await watcher.wait_for("cohost_off", timeout_s=10.0)
             assert off["reason"] == "connection_lost"
-            assert time.monotonic() - died < 5.0
-            await audience.close()
+            async with http.get(
+                f"{base}/api/rooms/{ROOM}/cohost/me",
+                headers={"Authorization": f"Bearer {guest.token}"},
+            ) as resp:
+                ended_ms = (await resp.json())["ended_ms"]
+            assert ended_ms - died_ms < 5000, f"dropped {ended_ms - died_ms:.0f} ms after dying"
             with contextlib.suppress(Exception):  # its sockets are gone: a rough goodbye
                 await guest.close()
             await watcher.close()
 
     run(main(), timeout_s=90)
+
+
+def test_beeps_start_on_whole_wall_clock_seconds() -> None:
+    from stack.audio import BEEP_MS, FRAME_MS, is_beep
+
+    frames = range(1_796_000_000_000, 1_796_000_003_000, FRAME_MS)
+    onsets = [w for w in frames if is_beep(w) and not is_beep(w - FRAME_MS)]
+    assert onsets == [1_796_000_000_000, 1_796_000_001_000, 1_796_000_002_000]
+    assert sum(map(is_beep, frames)) == 3 * BEEP_MS // FRAME_MS
