@@ -139,7 +139,7 @@ class Viewer(User):
             if kind != "connect":
                 RUNTIME.health(script, "action_lag_ms", RUNTIME.now_s() - t)
             if kind == "order":  # HTTP: needs no socket
-                _guarded(script, kind, handlers[kind], None)
+                _guarded(script, kind, order, None)
                 continue
             until = RUNTIME.clock_at(script.end_s)
             if not _guarded(script, "connect", partial(client.ensure_connected, until), False):
