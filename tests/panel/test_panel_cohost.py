@@ -34,7 +34,7 @@ def test_delayed_cohost_sees_the_host_100ms_later_and_answers_200ms_later() -> N
             viewers=2,
             cohosts=2,
             profiles=((CLEAN, 1.0), (DELAYED, 1.0)),
-            duration_s=20.0,
+            duration_s=15.0,
             processes=2,  # one co-host per process: neither waits for the other's decoding
         )
         result = run_panel(config)
