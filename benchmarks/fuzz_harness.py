@@ -47,10 +47,14 @@ __all__ = ["ADMIN_TOKEN", "FuzzFailure", "FuzzHarness"]
 ADMIN_TOKEN = "fuzz-admin-token"
 TIMEOUT_S = 10.0  # any single answer; a loaded 2-core machine is slow, a hung server is slower
 WS_IDLE_S = 20.0  # the stack's WebSocket heartbeat is 30 s, plus 15 s for the pong
-WS_ERROR_CODES = {"bad_json", "missing_field", "bad_field", "unknown_type", "too_large"}
+# A fuzzed `cohost_request` is a real raised hand: an invitation, or one of its refusals.
+WS_ERROR_CODES = {
+    "bad_json", "missing_field", "bad_field", "unknown_type", "too_large", "guest_slots_full",
+    "already_guest", "cohost_disabled",
+}  # fmt: skip
 SERVER_TYPES = {
     "welcome", "chat", "answer", "countdown", "lottery", "flash_deal", "poll", "viewers",
-    "leaderboard", "pong", "error", "batch",
+    "leaderboard", "pong", "error", "batch", "cohost_invite", "cohost_on", "cohost_off",
 }  # fmt: skip
 # Statuses each endpoint family may answer (docs/protocol.md); 404/405 where the path or method
 # does not match a route at all.

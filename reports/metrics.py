@@ -45,13 +45,21 @@ EXPERIENCE: tuple[str, ...] = (
 
 HEALTH: tuple[str, ...] = ("loadgen_cpu", "loop_lag_ms")
 
-# Co-host (连麦) latency: the conversational round trip, modelled (sim.cohost) and measured.
-COHOST: tuple[str, ...] = ("cohost_rtt_ms",)
+# Co-host (连麦) experience, measured by the panel's cohost viewer per profile of the guest
+# (loadgen.panel.cohost; docs/protocol.md "Co-host"), distributions in ms; the model gives
+# `cohost_rtt_ms` too (docs/model.md, section 4a).
+COHOST: tuple[str, ...] = (
+    "cohost_rtt_ms", "cohost_host_to_guest_ms", "cohost_guest_to_host_ms",
+    "cohost_guest_to_viewer_ms", "cohost_audio_ms",
+)  # fmt: skip
 
 # Every figure a run measures (the load generator's extra interaction latencies included): in a
 # run that an abortOnFail gate stopped, or an invalid one, a gate on one of these without
 # samples fails ("no observations") instead of being a configuration error (reports.gates_observe).
-MEASURED: tuple[str, ...] = (*EXPERIENCE, "ws_connect_ms", "vote_ack_ms", "referral_ms", *COHOST)
+MEASURED: tuple[str, ...] = (
+    *EXPERIENCE, *COHOST, "ws_connect_ms", "vote_ack_ms", "referral_ms", "cohost_invite_ms",
+    "cohost_accept_ms",
+)  # fmt: skip
 
 METRICS: tuple[str, ...] = BUSINESS + EXPERIENCE + HEALTH + COHOST
 

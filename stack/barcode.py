@@ -17,6 +17,11 @@ Layout (documented for other clients in docs/protocol.md, "Barcode"):
 A reader samples the centre half of each block, thresholds at the midpoint between the mean
 white and mean black marker blocks, and rejects the frame when the markers or the CRC do not
 match.
+
+A frame may carry more than one code, stacked in *bands*: band ``k`` is the same 40×2-block code
+starting at block row ``2k`` (pixel row ``2k·b``). The synthetic host uses band 0 only; a co-host
+guest puts its own capture time in band 0 and echoes the newest host stamp it has seen in
+band 1 (the conversational round trip, docs/protocol.md "Co-host").
 """
 
 from __future__ import annotations
@@ -71,8 +76,9 @@ def _block_image(ts_ms: int, b: int, one: int, zero: int) -> np.ndarray:
     return np.kron(img, np.ones((b, b), dtype=np.uint8))
 
 
-def encode(frame: np.ndarray | Sequence[np.ndarray], ts_ms: int) -> None:
-    """Draw `ts_ms` (ms since the epoch, 0 ≤ ts_ms < 2**48) into `frame` in place.
+def encode(frame: np.ndarray | Sequence[np.ndarray], ts_ms: int, band: int = 0) -> None:
+    """Draw `ts_ms` (ms since the epoch, 0 ≤ ts_ms < 2**48) into `frame` in place, in `band`
+    (0 = the top two block rows, 1 = the next two, …).
 
     `frame` is either an (H, W, 3) uint8 RGB/BGR array, a 2-D luma plane (or a packed yuv420p
     array of H*3/2 rows, as `av.VideoFrame.to_ndarray()` returns), or a sequence of the three
@@ -90,16 +96,19 @@ def encode(frame: np.ndarray | Sequence[np.ndarray], ts_ms: int) -> None:
     first = planes[0]
     width = first.shape[1]
     b = block_size(width)
-    if b < MIN_BLOCK_PX or first.shape[0] < ROWS * b:
-        raise ValueError(f"frame {first.shape} too small for a barcode (width >= 160 px)")
+    if band < 0:
+        raise ValueError(f"band={band}: use 0, 1, …")
+    top = band * ROWS * b
+    if b < MIN_BLOCK_PX or first.shape[0] < top + ROWS * b:
+        raise ValueError(f"frame {first.shape} too small for a barcode in band {band}")
     band_h, band_w = ROWS * b, BLOCKS_PER_ROW * b
     if first.ndim == 3:
-        first[:band_h, :band_w, :] = _block_image(ts_ms, b, 255, 0)[:, :, None]
+        first[top : top + band_h, :band_w, :] = _block_image(ts_ms, b, 255, 0)[:, :, None]
         return
-    first[:band_h, :band_w] = _block_image(ts_ms, b, LUMA_WHITE, LUMA_BLACK)
+    first[top : top + band_h, :band_w] = _block_image(ts_ms, b, LUMA_WHITE, LUMA_BLACK)
     for chroma in planes[1:]:
         # Chroma planes are half size in both directions for yuv420p.
-        chroma[: (band_h + 1) // 2, : (band_w + 1) // 2] = 128
+        chroma[top // 2 : (top + band_h + 1) // 2, : (band_w + 1) // 2] = 128
 
 
 def _luma(frame: Any) -> np.ndarray:
@@ -117,8 +126,8 @@ def _luma(frame: Any) -> np.ndarray:
     return gray
 
 
-def decode(frame: av.VideoFrame | np.ndarray) -> int | None:
-    """Read the timestamp (ms since the epoch) from `frame`, or None if it is unreadable.
+def decode(frame: av.VideoFrame | np.ndarray, band: int = 0) -> int | None:
+    """Read the timestamp (ms since the epoch) in `band` of `frame`, or None if unreadable.
 
     Accepts an `av.VideoFrame` (any pixel format; yuv420p is read without conversion) or the
     arrays `encode` accepts. Returns None when the band is missing, too low in contrast, or the
@@ -128,12 +137,13 @@ def decode(frame: av.VideoFrame | np.ndarray) -> int | None:
     if luma.ndim != 2:
         return None
     b = block_size(luma.shape[1])
-    if b < MIN_BLOCK_PX or luma.shape[0] < ROWS * b:
+    top = band * ROWS * b
+    if b < MIN_BLOCK_PX or band < 0 or luma.shape[0] < top + ROWS * b:
         return None
-    band = luma[: ROWS * b, : BLOCKS_PER_ROW * b].astype(np.float32)
+    pixels = luma[top : top + ROWS * b, : BLOCKS_PER_ROW * b].astype(np.float32)
     # Sample the centre half of each block: edges bleed under lossy coding.
     q = b // 4
-    blocks = band.reshape(ROWS, b, BLOCKS_PER_ROW, b)[:, q : b - q, :, q : b - q]
+    blocks = pixels.reshape(ROWS, b, BLOCKS_PER_ROW, b)[:, q : b - q, :, q : b - q]
     means = blocks.mean(axis=(1, 3)).reshape(-1)
     marker_bits = np.array(_byte_bits(START_MARKER) + _byte_bits(STOP_MARKER))
     marker_means = np.concatenate([means[:8], means[-8:]])

@@ -25,7 +25,7 @@ from stack.body import read_body
 from stack.fanout import VideoHub
 from stack.httperr import ApiError
 from stack.ice import rtc_configuration
-from stack.ingest import attach_forwarder
+from stack.ingest import attach_audio_forwarder, attach_forwarder
 from stack.trickle import TRICKLE_CONTENT_TYPE, apply_trickle
 
 __all__ = ["MediaService", "MediaStats"]
@@ -70,8 +70,9 @@ class MediaStats:
 class _Session:
     id: str
     room: str
-    kind: str  # "whep" | "whip"
+    kind: str  # "whep" | "whip" (a co-host guest's too)
     pc: RTCPeerConnection
+    on_close: Callable[[], None] | None = None  # a guest's: free its slot (stack.cohost)
 
 
 class MediaService:
@@ -85,6 +86,10 @@ class MediaService:
         self.sessions: dict[str, _Session] = {}
         self.publishers: dict[str, str] = {}  # room -> WHIP session id
         self.reserved_rooms: set[str] = set()  # rooms with a built-in host
+        # Co-host guest slots: (room, slot) -> (video hub, audio hub). Every WHEP session gets
+        # one pre-negotiated video and audio track per slot it offers (docs/protocol.md).
+        self.guest_hubs: dict[tuple[str, int], tuple[VideoHub, VideoHub]] = {}
+        self.max_guests = 0  # set by the server (StackOptions.max_guests)
         self.stats = MediaStats()
 
     def hub(self, room: str) -> VideoHub:
@@ -100,6 +105,16 @@ class MediaService:
         if hub is None:
             hub = self.audio_hubs[room] = VideoHub(self._clock_ms, kind="audio")
         return hub
+
+    def guest_hub(self, room: str, slot: int) -> tuple[VideoHub, VideoHub]:
+        """The (video, audio) hubs of guest `slot` in `room` (created on first use)."""
+        hubs = self.guest_hubs.get((room, slot))
+        if hubs is None:
+            hubs = self.guest_hubs[room, slot] = (
+                VideoHub(self._clock_ms),
+                VideoHub(self._clock_ms, kind="audio"),
+            )
+        return hubs
 
     def viewer_count(self, room: str | None = None) -> int:
         return sum(1 for s in self.sessions.values() if s.kind == "whep" and room in (None, s.room))
@@ -217,6 +232,7 @@ class MediaService:
                 audio_track = audio.subscribe()
                 track_holder.append(audio_track)
                 pc.addTrack(audio_track)
+            self._add_guest_slots(pc, room, track_holder)
 
         try:
             sdp = await self._negotiate(pc, offer, add_track)
@@ -228,6 +244,65 @@ class MediaService:
         self._count_packets(pc)
         self.stats.whep_sessions_total += 1
         return self._created(request, session, sdp)
+
+    def _add_guest_slots(self, pc: RTCPeerConnection, room: str, holder: list[object]) -> None:
+        """The k-th video (audio) m-line after the first carries guest slot k−1's video (audio),
+        for slots up to `max_guests`; a slot without a guest on air sends nothing."""
+        videos = [t for t in pc.getTransceivers() if t.kind == "video"]
+        audios = [t for t in pc.getTransceivers() if t.kind == "audio"]
+        for kind, of_kind in (("video", videos), ("audio", audios)):
+            for slot, transceiver in enumerate(of_kind[1 : 1 + self.max_guests]):
+                # aiortc (BALANCED bundle policy) gives a second m-line of a kind the first
+                # one's transport when the offer arrives, then moves only the first onto the
+                # BUNDLE transport: follow it, or this m-line stays on a stopped transport.
+                first = of_kind[0].receiver.transport
+                if transceiver.receiver.transport is not first:
+                    transceiver.receiver.setTransport(first)
+                    transceiver.sender.setTransport(first)
+                video_hub, audio_hub = self.guest_hub(room, slot)
+                hub = video_hub if kind == "video" else audio_hub
+                track = hub.subscribe()
+                holder.append(track)
+                transceiver.sender.replaceTrack(track)
+                transceiver.direction = "sendrecv"  # as addTrack does; the answer says sendonly
+                if kind == "video":
+                    transceiver.sender._send_keyframe = hub.request_keyframe  # type: ignore[method-assign]
+
+    async def handle_guest_whip(
+        self,
+        request: web.Request,
+        slot: int,
+        tap: Callable[[bytes], None],
+        on_close: Callable[[], None],
+    ) -> tuple[str, web.Response]:
+        """A co-host guest's sendonly offer into guest `slot` (authorised by `stack.cohost`):
+        video to the slot's video hub (and to `tap`, the host watching), audio to its audio
+        hub. Returns (session id, the 201); `on_close` runs when the session ends."""
+        room, offer = await self._read_offer(request)
+        if len(self.sessions) >= MAX_SESSIONS:
+            raise _http_error(503, "too_many_sessions", f"at most {MAX_SESSIONS} media sessions")
+        video_hub, audio_hub = self.guest_hub(room, slot)
+        pc = RTCPeerConnection(rtc_configuration(self._stun))
+
+        @pc.on("track")
+        def on_track(track: object) -> None:
+            for transceiver in pc.getTransceivers():
+                if transceiver.receiver.track is not track:
+                    continue
+                if transceiver.kind == "video":
+                    attach_forwarder(transceiver.receiver, video_hub, tap)
+                else:
+                    attach_audio_forwarder(transceiver.receiver, audio_hub)
+
+        sdp = await self._negotiate(pc, offer, lambda: None)
+        session = self._register(room, "whip", pc)
+        session.on_close = on_close
+        self.stats.whip_sessions_total += 1
+        return session.id, self._created(request, session, sdp)
+
+    async def close_session(self, session_id: str) -> None:
+        """End one session (a guest dropped by `stack.cohost`); nothing if already gone."""
+        await self._close_session(session_id)
 
     async def handle_whip(self, request: web.Request) -> web.Response:
         """POST /whip/{room}: a publisher's sendonly offer → 201; 409 if the room has a host."""
@@ -285,6 +360,8 @@ class MediaService:
         if session.kind == "whip" and self.publishers.get(session.room) == session_id:
             del self.publishers[session.room]
             self.hub(session.room).on_keyframe_request = None
+        if session.on_close is not None:
+            session.on_close()
         await session.pc.close()
 
     def _count_packets(self, pc: RTCPeerConnection) -> None:
@@ -305,6 +382,9 @@ class MediaService:
         )
         for hub in self.hubs.values():
             hub.close()
+        for video_hub, audio_hub in self.guest_hubs.values():
+            video_hub.close()
+            audio_hub.close()
 
 
 def _counting(

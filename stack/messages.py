@@ -19,6 +19,7 @@ CLIENT_TYPES: dict[str, dict[str, tuple[type, bool, int]]] = {
     "question": {"id": (str, True, 64), "text": (str, True, 500)},
     "share": {"channel": (str, True, 32)},
     "ping": {"id": (str, False, 64)},
+    "cohost_request": {"id": (str, False, 64)},  # a raised hand: invite me on air (stack.cohost)
 }
 
 

@@ -53,6 +53,10 @@ def parse_faults(items: list[str], source: str = "--fault") -> dict[str, float]:
     return faults
 
 
+# Guests a room may have on air at once, at most (each viewer's WHEP offer carries one video and
+# one audio m-line per slot; past a handful that is a conference, not a co-host call).
+MAX_GUESTS = 4
+
 _PEAK = re.compile(r"^(lottery|flash_deal|poll)@([^+]+)\+(.+)$")
 
 
@@ -98,6 +102,13 @@ class StackOptions:
     keyframe_min_interval_ms: float = 500.0
     stun: str | None = None
     fault_seed: int = 0
+    # Co-host (连麦, docs/protocol.md "Co-host"): guests on air at once per room; a guest whose
+    # video stops this long is dropped (a dead connection); an invitation's and an acceptance's
+    # lifetimes (accept, then start publishing, within them).
+    max_guests: int = 2
+    guest_timeout_s: float = 3.0
+    invite_ttl_s: float = 30.0
+    publish_within_s: float = 15.0
 
     def validate(self) -> StackOptions:
         """Return self, or raise ConfigError naming every bad option."""
@@ -118,6 +129,13 @@ class StackOptions:
             problems.append(Problem("--room", "", self.room, "1-64 of [A-Za-z0-9_-]"))
         if self.rate_limit_per_s <= 0:
             problems.append(Problem("--rate-limit", "", self.rate_limit_per_s, "> 0 msg/s"))
+        if not 0 <= self.max_guests <= MAX_GUESTS:
+            problems.append(Problem("--max-guests", "", self.max_guests, f"0..{MAX_GUESTS}"))
+        if not 0.5 <= self.guest_timeout_s <= 4.5:
+            # ≤ 4.5 s: a dead guest must be dropped within 5 s (issue 14), checks included.
+            problems.append(
+                Problem("--guest-timeout", "", self.guest_timeout_s, "0.5..4.5 seconds")
+            )
         if self.stun is not None and not self.stun.startswith("stun:"):
             problems.append(Problem("--stun", "", self.stun, "a stun:HOST:PORT URL"))
         if self.announce_ahead_s >= self.mini_peak_every_s:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from stack.api import api_routes
 from stack.audio import SyntheticAudio
+from stack.cohost import CohostDesk
 from stack.cors import cors_middleware
 from stack.faults import Faults
 from stack.httperr import ApiError
@@ -49,6 +50,8 @@ class StackServer:
         self.signer = TokenSigner(secret, lambda: clock_ms() / 1000)
         self.ledger = Ledger(options.db)
         self.media = MediaService(stun=options.stun)
+        self.media.max_guests = options.max_guests
+        self.cohost = CohostDesk(self)
         self.faults = Faults(options.faults, seed=options.fault_seed)
         self.rooms: dict[str, Room] = {}
         self.host: SyntheticHost | None = None
@@ -73,6 +76,7 @@ class StackServer:
         )
         app.add_routes(api_routes(self))
         app.add_routes(watch_routes(self.room_name))
+        app.add_routes(self.cohost.routes())
         app.add_routes(self.media.routes())
         app.add_routes([web.get("/api/rooms/{room}/ws", self._ws)])
         app.on_startup.append(self._startup)
@@ -85,6 +89,7 @@ class StackServer:
 
     async def _startup(self, app: web.Application) -> None:
         self.loop_lag.start()
+        self.cohost.start()
         await self.ledger.open()
         await self.ledger.set_read_only(self.faults.ledger_read_only)
         self.room(self.options.room)
@@ -109,6 +114,7 @@ class StackServer:
 
     async def _cleanup(self, app: web.Application) -> None:
         await self.loop_lag.stop()
+        await self.cohost.stop()
         for room in self.rooms.values():
             await room.stop()
         if self.host is not None:
@@ -202,6 +208,8 @@ class StackServer:
             ("livelab_stack_orders_total", "orders created (durable before the 201)"),
             ("livelab_stack_order_replays_total", "orders answered from the idempotency key"),
             ("livelab_stack_errors_total", "errors by code (error frames and HTTP errors)"),
+            ("livelab_stack_cohost_invites_total", "co-host invitations sent"),
+            ("livelab_stack_cohost_ended_total", "co-host guests off air, by reason"),
         ]:
             m.counter(name, text)
         self._lag = m.histogram(

@@ -140,3 +140,9 @@ async def _dispatch(server: StackServer, room: Room, conn: Connection, msg: dict
         room.tallies.shares += 1
     elif kind == "ping":
         await room.send_one(conn, {"type": "pong", "id": msg.get("id"), "ts": int(now)})
+    elif kind == "cohost_request":
+        refused = await server.cohost.on_request(room, conn)
+        if refused is not None:
+            refused["ref"] = msg.get("id")
+            server.metrics.inc("livelab_stack_errors_total", code=refused["code"])
+            await room.send_one(conn, refused)

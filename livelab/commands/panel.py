@@ -25,6 +25,8 @@ def register(sub: Any) -> None:
             "livelab panel --whep http://127.0.0.1:8080/whep/demo --viewers 8 --out runs/panel",
             "livelab panel --whep http://127.0.0.1:8080/whep/demo --viewers 20 --duration 2m "
             '--profiles "ID-4g:0.5,GB-wifi:0.5" --out runs/panel',
+            "livelab panel --whep http://127.0.0.1:8080/whep/demo --viewers 4 --cohosts 2 "
+            '--probes 2 --profiles "delay 0ms,delay 100ms" --out runs/cohost',
         ),
     )
     p.add_argument(
@@ -73,6 +75,14 @@ def register(sub: Any) -> None:
         type=int,
         metavar="B",
         help="headless Chromium viewers (default 0; see docs/viewers.md)",
+    )
+    p.add_argument(
+        "--cohosts",
+        type=int,
+        default=0,
+        metavar="C",
+        help="viewers that go on air with the host, one per profile first (reference stack "
+        "only; docs/viewers.md)",
     )
     p.add_argument(
         "--processes", type=int, metavar="P", help="panel processes (default: one per core)"
@@ -186,6 +196,7 @@ def _run(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         probes=probes,
         browsers=browsers,
+        cohosts=args.cohosts,
         processes=args.processes,
         seed=args.seed,
         receiver=args.receiver,

@@ -139,6 +139,19 @@ def register(subparsers: Any) -> None:
     serve.add_argument(
         "--batch-threshold", type=int, default=50, metavar="N", help="batch above N viewers"
     )
+    serve.add_argument(
+        "--max-guests",
+        type=int,
+        default=2,
+        help="co-host guests on air at once per room (0 = co-hosting off, at most 4)",
+    )
+    serve.add_argument(
+        "--guest-timeout",
+        type=duration_arg("--guest-timeout"),
+        default="3s",
+        metavar="DURATION",
+        help="drop a co-host guest whose video stops this long (0.5s..4.5s)",
+    )
     serve.add_argument("--stun", default=None, help="stun:HOST:PORT (default: no STUN)")
     serve.add_argument(
         "--ready-file", default=None, metavar="FILE", help="write the base URL here when ready"
@@ -178,6 +191,8 @@ def _serve(args: argparse.Namespace) -> int:
         batch_tick_ms=args.batch_tick_ms,
         batch_threshold=args.batch_threshold,
         stun=args.stun,
+        max_guests=args.max_guests,
+        guest_timeout_s=args.guest_timeout,
     ).validate()
     asyncio.run(serve(options, ready_file=args.ready_file))
     return 0

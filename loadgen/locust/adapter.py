@@ -49,6 +49,7 @@ METRIC_OF = {
     "vote": "vote_ack_ms",
     "order": "order_ms",
     "share": "referral_ms",
+    "cohost": "cohost_invite_ms",
 }
 ADAPTER_ERROR = "adapter_error"
 # What a team must implement (the base class raises NotImplementedError for each).
@@ -116,6 +117,9 @@ class Adapter:
     - `share()`: share or create a referral; record `referral_ms`; append a created code to
       `self.codes` so later referred viewers can use it.
     - `leave()`: close everything; called once, after the linger (`close`).
+    - `cohost()` / `cohost_leave()`: go on air with the host (a plan's co-host session) and
+      leave it; record `cohost_invite_ms`. Optional: the defaults do nothing, so an adapter
+      written before co-hosting plays a plan with co-host sessions unchanged.
 
     Counters the run reports: `disconnects` (channel lost) and `replays` (orders answered as
     idempotent replays). Helpers: `record`, `timed`, `expect`/`resolve`/`expire`, `now`.
@@ -215,6 +219,12 @@ class Adapter:
 
     def leave(self) -> None:
         raise NotImplementedError
+
+    def cohost(self) -> None:
+        """Optional: ask to go on air (docs/protocol.md "Co-host"); nothing by default."""
+
+    def cohost_leave(self) -> None:
+        """Optional: leave the air; nothing by default."""
 
     # --- end of the script -----------------------------------------------------------------
     def close(

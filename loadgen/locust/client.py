@@ -13,6 +13,10 @@ requests calls cooperate). Each measurement goes to `report(metric, value_ms, ok
   replay: the stack had already taken an order under that key, e.g. the first attempt's
   answer was lost); replays are counted in `replays`;
 - `referral_ms`: POST referrals → a code.
+- `cohost_invite_ms`: `cohost_request` sent → the host's `cohost_invite` seen;
+  `cohost_accept_ms`: the accept POST → 201 (its guest slot). The viewer then holds the slot
+  without media (media is the panel's cohost viewer) until `cohost_leave` (DELETE; a slot the
+  stack already freed, 404, is not a failure) or the stack's `publish_within_s` lapses.
 
 The receiver runs in its own greenlet; waits that outlive `REPLY_TIMEOUT_S` count as failures.
 When the socket drops, the next action reconnects (joining again if the token is refused), so a
@@ -272,6 +276,12 @@ class ViewerClient:
             self.poll_id = str(msg.get("poll_id"))
         elif kind == "welcome" and isinstance(msg.get("poll"), dict):
             self.poll_id = str(msg["poll"].get("poll_id"))  # joined while a poll was open
+        elif kind == "cohost_invite":
+            self._resolve("cohost:invite")
+            invite_id = msg.get("invite_id")
+            if isinstance(invite_id, str):
+                # Accept in a greenlet of its own: the receiver keeps reading meanwhile.
+                gevent.spawn(self._cohost_accept, invite_id)
         elif kind == "flash_deal":
             self.sku = str(msg.get("sku") or self.sku)
         elif kind == "error":
@@ -337,6 +347,37 @@ class ViewerClient:
         except (OSError, websocket.WebSocketException) as exc:
             self._resolve(wait_key, False, _describe(exc))
         return True
+
+    def cohost(self) -> None:
+        """Raise a hand (`cohost_request`); the invitation is accepted when it arrives."""
+        rid = self._id("h")
+        self._send({"type": "cohost_request", "id": rid}, "cohost:invite", "cohost_invite_ms", rid)
+
+    def _cohost_accept(self, invite_id: str) -> None:
+        t0 = self.clock()
+        try:
+            resp = self.http.post(
+                f"{self.base_url}/api/rooms/{self.room}/cohost/accept",
+                json={"invite_id": invite_id},
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=HTTP_TIMEOUT_S,
+            )
+        except requests.RequestException as exc:
+            self.report("cohost_accept_ms", self._ms(t0), False, _describe(exc))
+            return
+        ok = resp.status_code == 201
+        self.report(
+            "cohost_accept_ms", self._ms(t0), ok, None if ok else f"HTTP {resp.status_code}"
+        )
+
+    def cohost_leave(self) -> None:
+        """Leave the air (DELETE); not on air (404) is fine: nothing to leave."""
+        with contextlib.suppress(requests.RequestException):
+            self.http.delete(
+                f"{self.base_url}/api/rooms/{self.room}/cohost",
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=HTTP_TIMEOUT_S,
+            )
 
     def expire(self, timeout_s: float = REPLY_TIMEOUT_S) -> None:
         """Count waits older than `timeout_s` as failures."""

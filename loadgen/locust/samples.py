@@ -22,7 +22,7 @@ COLUMNS = ("metric", "market", "profile", "value_ms", "ok", "t_s")
 # Request-like measurements (also fired into Locust's stats) and generator-health samples.
 METRICS = (
     "join_ms", "ws_connect_ms", "chat_rtt_ms", "answer_ms", "vote_ack_ms", "order_ms",
-    "referral_ms",
+    "referral_ms", "cohost_invite_ms", "cohost_accept_ms",
 )  # fmt: skip
 HEALTH = ("start_lag_ms", "action_lag_ms")
 

@@ -117,12 +117,15 @@ class Viewer(User):
         def order() -> None:
             client.order(script.order_cents, f"order-{script.id}-{next(orders)}-{_RUN_NONCE}")
 
-        handlers: dict[str, Callable[[], Any]] = {
+        handlers: dict[str, Callable[[], Any] | None] = {
             "chat": client.chat,
             "like": client.like,
             "question": client.question,
             "share": client.share,
             "order": order,
+            # getattr: an adapter from before co-hosting may not have them at all.
+            "cohost": getattr(client, "cohost", None),
+            "cohost_leave": getattr(client, "cohost_leave", None),
         }
         for t, kind in script.actions:
             if not _sleep_until(t):
@@ -136,7 +139,7 @@ class Viewer(User):
             if kind != "connect":
                 RUNTIME.health(script, "action_lag_ms", RUNTIME.now_s() - t)
             if kind == "order":  # HTTP: needs no socket
-                _guarded(script, kind, handlers[kind], None)
+                _guarded(script, kind, order, None)
                 continue
             until = RUNTIME.clock_at(script.end_s)
             if not _guarded(script, "connect", partial(client.ensure_connected, until), False):
@@ -147,7 +150,11 @@ class Viewer(User):
                 if _guarded(script, kind, client.vote, True) is False:
                     RUNTIME.votes_skipped += 1
                 continue
-            _guarded(script, kind, handlers[kind], None)
+            handler = handlers.get(kind)
+            if handler is None:  # an action from a newer plan than this viewer: not a failure
+                log.debug("viewer %s: no handler for action %r, skipped", script.id, kind)
+                continue
+            _guarded(script, kind, handler, None)
 
 
 def _guarded(script: Script, kind: str, call: Callable[[], Any], failed: Any) -> Any:

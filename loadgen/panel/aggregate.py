@@ -19,6 +19,9 @@ Pooling rules (stated, because they change the numbers):
   ``receiveTime``): capture → received, and received → shown (Chromium's jitter buffer, decode
   and render); empty for aiortc viewers;
   ``error_rate`` = viewers that failed to join or watch / viewers.
+* ``cohost_*_ms`` (only in groups with a ``cohost`` viewer, `loadgen.panel.cohost`) pool every
+  co-host sample after each co-host's warm-up (the same ``g2g_warmup_s`` from its first host
+  frame), all co-hosts of the group together.
 """
 
 from __future__ import annotations
@@ -137,6 +140,19 @@ def _steady_browser_delays(raw: ViewerRaw, warmup_s: float) -> tuple[float, floa
     return (jb1 - jb0) / (em1 - em0), (dec1 - dec0) / (n1 - n0)
 
 
+def _cohost_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
+    from loadgen.panel.cohost import COHOST_METRICS
+
+    pooled: dict[str, list[float]] = {name: [] for name in COHOST_METRICS}
+    for r in raws:
+        if r.spec.kind != "cohost" or not r.frame_ms:
+            continue
+        cut = r.frame_ms[0] + warmup_s * 1000.0
+        for name in COHOST_METRICS:
+            pooled[name] += [v for t, v in r.cohost.get(name, []) if t >= cut]
+    return {name: distribution(samples) for name, samples in pooled.items()}
+
+
 def profile_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
     """Metrics (docs/design.md shape) of one group of viewers; panel extras under ``_extra``."""
     ok = [r for r in raws if r.error is None]
@@ -196,11 +212,14 @@ def profile_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
         "jitter_ms": distribution(jitter),
         "error_rate": scalar((len(raws) - len(ok)) / len(raws) if raws else 0.0),
     }
+    if any(r.spec.kind == "cohost" for r in raws):
+        figures.update(_cohost_figures(raws, warmup_s))
     figures["_extra"] = {
         "viewers": len(raws),
         "viewers_failed": len(raws) - len(ok),
         "probes": sum(1 for r in raws if r.spec.kind == "probe"),
         "browsers": sum(1 for r in raws if r.spec.kind == "browser"),
+        "cohosts": sum(1 for r in raws if r.spec.kind == "cohost"),
         "first_frame_g2g_ms": distribution(firsts),
         "g2g_playout_ms": distribution(playout),
         "playout_freeze_count_per_min": (

@@ -48,7 +48,9 @@ class PanelConfig:
     ``whep_url``: the WHEP endpoint (``http://127.0.0.1:8080/whep/demo``); ``viewers``: how many;
     ``profiles``: (name or inline spec, weight) pairs; ``duration_s``: run length in seconds
     (joins happen during the first ``ramp_s`` of it); ``probes``: how many viewers decode;
-    ``browsers``: how many are headless Chromium tabs (the rest are lite); ``processes``: panel
+    ``browsers``: how many are headless Chromium tabs (the rest are lite); ``cohosts``: how many
+    go on air with the host (`loadgen.panel.cohost`, a reference-stack WHEP target with free
+    guest slots; dealt across the profiles before the other kinds); ``processes``: panel
     processes (one asyncio loop each; None = one per core, never more than viewers);
     ``seed``: assignment and impairment randomness;
     ``health``: when a process counts as saturated; ``g2g_warmup_s``: g2g samples of a viewer's
@@ -66,6 +68,7 @@ class PanelConfig:
     duration_s: float = 60.0
     probes: int = 0
     browsers: int = 0
+    cohosts: int = 0
     processes: int | None = None
     seed: int = 1
     health: HealthLimits = field(default_factory=HealthLimits)
@@ -89,6 +92,17 @@ class PanelConfig:
                     self.browsers,
                     f"0..{max(self.viewers - self.probes, 0)} (viewers − probes)",
                 )
+            )
+        free = max(self.viewers - max(self.probes, 0) - max(self.browsers, 0), 0)
+        if not 0 <= self.cohosts <= free:
+            problems.append(
+                Problem(
+                    "panel", "cohosts", self.cohosts, f"0..{free} (viewers − probes − browsers)"
+                )
+            )
+        if self.cohosts and JanusTarget.is_janus(self.whep_url):
+            problems.append(
+                Problem("panel", "cohosts", self.cohosts, "0 with a Janus target (no co-hosting)")
             )
         if not self.duration_s > 0:
             problems.append(Problem("panel", "duration_s", self.duration_s, "> 0 seconds"))
@@ -252,7 +266,9 @@ def assign_viewers(config: PanelConfig) -> list[ViewerSpec]:
     slots = [["lite"] * c for c in counts]
     # Browsers first (the scarcest), then probes where the browsers stopped: each kind covers
     # as many profiles as it has viewers, and together they cover as many as they can.
-    _deal(slots, config.probes, "probe", _deal(slots, config.browsers, "browser", 0))
+    # Co-hosts before all: each profile that can get one should (their figures are per profile).
+    after_cohosts = _deal(slots, config.cohosts, "cohost", 0) if config.cohosts else 0
+    _deal(slots, config.probes, "probe", _deal(slots, config.browsers, "browser", after_cohosts))
     pairs = [(name, kind) for name, lst in zip(names, slots, strict=True) for kind in lst]
     rng.shuffle(pairs)
     return [
@@ -277,7 +293,7 @@ def unmeasured_profiles(config: PanelConfig, specs: list[ViewerSpec]) -> list[st
 def split_processes(specs: list[ViewerSpec], processes: int) -> list[list[ViewerSpec]]:
     """Deal viewers to processes: browsers, then probes, then lite, round-robin, so each process
     carries a share of the expensive ones."""
-    cost = {"browser": 0, "probe": 1}
+    cost = {"browser": 0, "cohost": 0, "probe": 1}
     ordered = sorted(specs, key=lambda s: (cost.get(s.kind, 2), s.index))
     out: list[list[ViewerSpec]] = [[] for _ in range(processes)]
     for i, spec in enumerate(ordered):

@@ -52,6 +52,7 @@ def _meta(result: PanelResult) -> dict[str, Any]:
         "viewers": c.viewers,
         "probes": c.probes,
         "browsers": c.browsers,
+        "cohosts": c.cohosts,
         "processes": len(result.health) or None,
         "profiles": [[name, w] for name, w in c.profiles],
         "duration_s": c.duration_s,

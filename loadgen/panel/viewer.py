@@ -70,7 +70,7 @@ class ViewerSpec:
 
     index: int
     profile: str
-    kind: str = "lite"  # "probe" | "lite" | "browser"
+    kind: str = "lite"  # "probe" | "lite" | "browser" | "cohost" (loadgen.panel.cohost)
     receiver: str = "fixed"  # "fixed" | "stock"
     seed: int = 0
 
@@ -104,6 +104,8 @@ class ViewerRaw:
     error: str | None = None
     # Browser viewers: their Chromium's samples, "cpu_pct" (% of one core) and "rss_mb".
     resources: dict[str, list[float]] = field(default_factory=dict)
+    # Co-host viewers: metric name -> (wall ms, latency ms) samples (loadgen.panel.cohost).
+    cohost: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Per-viewer figures for panel.json (no raw series)."""

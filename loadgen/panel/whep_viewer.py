@@ -32,13 +32,13 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
-from loadgen.panel.decode import BarcodeDecoder, DecodedFrame
+from loadgen.panel.decode import BarcodeDecoder
 from loadgen.panel.hook import PanelVideoReceiver
 from loadgen.panel.receiver import ReceiverPolicy
 from loadgen.panel.viewer import wall_ms
 from stack import barcode, loopback_if_local, rtc_configuration, whep_leave, whep_offer
 
-__all__ = ["ViewerStats", "WhepViewer"]
+__all__ = ["PanelPath", "ViewerStats", "WhepViewer", "discarding_handler", "panel_receive_path"]
 
 
 @dataclass
@@ -63,7 +63,7 @@ class ViewerStats:
             self.stamps.append(stamp_ms)
 
 
-def _discarding_handler(stats: ViewerStats, clock_ms: Callable[[], float]) -> Any:
+def discarding_handler(stats: ViewerStats, clock_ms: Callable[[], float]) -> Any:
     """Stands in for a receiver's RTP handler: counts packets and frames, keeps nothing.
 
     Frames are counted at the RTP marker bit. The packet has been decrypted (SRTP) and parsed by
@@ -79,6 +79,39 @@ def _discarding_handler(stats: ViewerStats, clock_ms: Callable[[], float]) -> An
                 stats.first_frame_ms = clock_ms()
 
     return handle
+
+
+class PanelPath:
+    """The panel's receive path on one aiortc video receiver (see `panel_receive_path`)."""
+
+    def __init__(self, hook: PanelVideoReceiver, decoder: BarcodeDecoder) -> None:
+        self.hook = hook
+        self.decoder = decoder
+
+    async def close(self) -> None:
+        self.hook.close()
+        await asyncio.to_thread(self.decoder.close)
+
+
+def panel_receive_path(
+    receiver: Any,
+    clock_ms: Callable[[], float],
+    on_decoded: Callable[[float, int | None], None],
+) -> PanelPath:
+    """Receive `receiver`'s video through the panel's path (call before the remote description
+    is set): frames complete at their last packet (`FrameBuffer`), are decoded off the loop and
+    `on_decoded(now_ms, barcode_ms or None)` runs on the loop for each; a frame the decoder
+    rejects asks for a keyframe."""
+    hook: PanelVideoReceiver | None = None
+
+    def rejected() -> None:
+        if hook is not None:
+            hook.request_keyframe()
+
+    decoder = BarcodeDecoder(clock_ms, lambda item: on_decoded(item[1], item[2]), rejected)
+    hook = PanelVideoReceiver(ReceiverPolicy(keep_data=True), clock_ms, decoder.put)
+    hook.install(receiver)
+    return PanelPath(hook, decoder)
 
 
 class WhepViewer:
@@ -103,8 +136,7 @@ class WhepViewer:
         self.pc = RTCPeerConnection(rtc_configuration())
         self.location: str | None = None
         self._task: asyncio.Task[None] | None = None
-        self._hook: PanelVideoReceiver | None = None
-        self._decoder: BarcodeDecoder | None = None
+        self._path: PanelPath | None = None
         self.started_ms = 0.0
         self.clock_ms = clock_ms
 
@@ -118,16 +150,12 @@ class WhepViewer:
         self.started_ms = self.clock_ms()
         receiver = self.pc.addTransceiver("video", direction="recvonly").receiver
         if self.marker_frames:
-            self._decoder = BarcodeDecoder(self.clock_ms, self._decoded, self._decode_error)
-            self._hook = PanelVideoReceiver(
-                ReceiverPolicy(keep_data=True), self.clock_ms, self._decoder.put
-            )
-            self._hook.install(receiver)
+            self._path = panel_receive_path(receiver, self.clock_ms, self.stats.frame)
         elif not self.decode:
-            receiver._handle_rtp_packet = _discarding_handler(self.stats, self.clock_ms)  # type: ignore[method-assign]
+            receiver._handle_rtp_packet = discarding_handler(self.stats, self.clock_ms)  # type: ignore[method-assign]
         if self.audio:
             audio = self.pc.addTransceiver("audio", direction="recvonly")
-            audio.receiver._handle_rtp_packet = _discarding_handler(self.audio_stats, self.clock_ms)  # type: ignore[method-assign]
+            audio.receiver._handle_rtp_packet = discarding_handler(self.audio_stats, self.clock_ms)  # type: ignore[method-assign]
 
         @self.pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -139,14 +167,6 @@ class WhepViewer:
             on_gathered(self.pc)
         answer, self.location = await whep_offer(session, self.url, self.pc.localDescription.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-
-    def _decoded(self, item: DecodedFrame) -> None:
-        _, now_ms, stamp_ms = item
-        self.stats.frame(now_ms, stamp_ms)
-
-    def _decode_error(self) -> None:
-        if self._hook is not None:
-            self._hook.request_keyframe()
 
     async def _consume(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):
@@ -161,8 +181,6 @@ class WhepViewer:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._hook is not None:
-            self._hook.close()
-        if self._decoder is not None:
-            await asyncio.to_thread(self._decoder.close)
+        if self._path is not None:
+            await self._path.close()
         await self.pc.close()

@@ -20,6 +20,7 @@ from typing import Any
 
 from loadgen.panel.browser_process import die_with_parent
 from loadgen.panel.browser_viewer import BrowserViewer, browser_pages
+from loadgen.panel.cohost import CohostViewer
 from loadgen.panel.config import PanelConfig
 from loadgen.panel.health import HealthMonitor
 from loadgen.panel.live_metrics import LiveTracker
@@ -77,8 +78,12 @@ async def _run(
         aiohttp.ClientSession(connector=connector) as session,
         browser_pages(specs) as pages,
     ):
-        viewers: list[Viewer | BrowserViewer] = [
-            BrowserViewer(
+        viewers: list[Viewer | BrowserViewer | CohostViewer] = [
+            CohostViewer(
+                spec, config.whep_url, session, stop_at, process=process, stop_event=stop_event
+            )
+            if spec.kind == "cohost"
+            else BrowserViewer(
                 spec,
                 config.whep_url,
                 session,
@@ -94,7 +99,7 @@ async def _run(
             for spec in specs
         ]
 
-        async def join_later(i: int, v: Viewer | BrowserViewer) -> ViewerRaw:
+        async def join_later(i: int, v: Viewer | BrowserViewer | CohostViewer) -> ViewerRaw:
             delay = max(ramp_ms * i / max(1, len(viewers)) / 1000.0, i / config.join_rate)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop_event.wait(), delay)
@@ -149,7 +154,7 @@ async def _freeze_gc(until_s: float, every_s: float = 1.0) -> None:
 
 async def _watch(
     process: int,
-    viewers: list[Viewer | BrowserViewer],
+    viewers: list[Viewer | BrowserViewer | CohostViewer],
     results: Any,
     stop: Any,
     stop_event: asyncio.Event,

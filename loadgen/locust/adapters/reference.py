@@ -63,6 +63,12 @@ class ReferenceAdapter(Adapter):
     def share(self) -> None:
         self.client.share()
 
+    def cohost(self) -> None:
+        self.client.cohost()
+
+    def cohost_leave(self) -> None:
+        self.client.cohost_leave()
+
     def expire(self, timeout_s: float) -> None:
         self.client.expire(timeout_s)
 
