@@ -8,12 +8,13 @@ single-threaded (BLAS/OpenMP pools pinned to one thread); we report its wall tim
 (user + system: the one-core figure, insensitive to other load), peak RSS and viewers per
 second.
 
-Then the ratio against a naive version of the same model — one SimPy process per viewer, one
-event per chat or like message, the same per-viewer laws (`sim.qoe.experience`,
-`sim.journey.journeys`) evaluated one viewer at a time — measured in the same run on a
+Then the ratio against a naive version of the same model (`benchmarks.naive_model`: one SimPy
+process per viewer, one event per chat or like message, plain Python per viewer with
+`random.Random` and the same laws written for one viewer), measured in the same run on a
 subsample: `bench_1m` with every audience divided by `SUBSAMPLE_DIVISOR` (≈ 20k viewers), run
 by both versions in this process; the naive time is extrapolated per viewer to the full run.
-The naive version skips edge queueing and output writing, so the ratio flatters it slightly.
+Its remaining differences (no edge queueing, no per-viewer output, no overload leaving) are
+listed in `benchmarks/naive_model.py`; each makes it do less work, so the ratio flatters it.
 Prints each figure next to its target with the machine's conditions and appends them to
 runs/bench/results.jsonl.
 """
@@ -30,8 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 SCENARIO = Path("scenarios/bench_1m.toml")
 # name → (scenario, wall-time target s, peak-RSS target GB)
@@ -82,99 +81,6 @@ def _subsample() -> Any:
     return load_scenario(SCENARIO, sets)
 
 
-def naive_simulate(scenario: Any) -> int:
-    """The same model, one SimPy process per viewer and one event per message. Viewers run."""
-    import simpy
-
-    from sim.journey import U_ROWS, StreamContext, journeys
-    from sim.paths import ACCESS, market_paths
-    from sim.qoe import Conditions, experience, with_fixed
-    from sim.rng import Streams
-    from sim.schedule import Grid, arrival_weights, host_events, local_hours, stay_clock
-
-    streams = Streams(scenario.scenario.seed)
-    grid = Grid(scenario.stream.duration_min * 60.0)
-    events = host_events(scenario)
-    env = simpy.Environment()
-    state = {"messages": 0.0, "interaction_ms": scenario.infra.interaction_base_ms, "viewers": 0}
-    capacity = scenario.infra.interaction_msgs_per_s
-
-    def clock() -> Any:
-        while True:
-            rate = state["messages"] / grid.step_s
-            rho = min(rate / capacity, 0.95)
-            state["interaction_ms"] = scenario.infra.interaction_base_ms / (1 - rho)
-            state["messages"] = 0.0
-            yield env.timeout(grid.step_s)
-
-    def viewer(m: Any, ctx: Any, paths: Any, rng: np.random.Generator, generation: int) -> Any:
-        state["viewers"] += 1
-        t = np.array([env.now])
-        access = np.array([min(np.searchsorted(ctx.access_cdf, rng.random(), "right"), 2)], np.int8)
-        path = paths.sample(access, local_hours(scenario, m, t), None, rng)
-        u = rng.random((len(U_ROWS), 1))
-        cond = Conditions(np.zeros(1), 20.0, 1.0, state["interaction_ms"])
-        exp = with_fixed(experience(scenario, path, u[0], cond), m.qoe, rng)
-        j = journeys(ctx.stream, t, access > 0, np.array([generation > 0]), exp, np.zeros(1), u)
-        if j.abandoned[0]:
-            yield env.timeout(float(j.leave_s[0]) - env.now)
-            return
-        yield env.timeout(float(j.start_s[0]) - env.now)
-        beh = ctx.stream.behavior
-        rate_per_s = (beh.chat_per_min + beh.like_per_min) / 60.0
-        leave = float(j.leave_s[0])
-        while True:
-            gap = rng.exponential(1.0 / rate_per_s) if rate_per_s > 0 else np.inf
-            if env.now + gap >= leave:
-                break
-            yield env.timeout(gap)
-            state["messages"] += 1
-        if j.shared[0]:
-            invites = rng.binomial(rng.poisson(beh.invites_per_share), beh.invite_conversion)
-            for _ in range(invites):
-                env.process(invitee(m, ctx, paths, rng, generation + 1, float(j.share_s[0])))
-        yield env.timeout(max(0.0, leave - env.now))
-
-    def invitee(m: Any, ctx: Any, paths: Any, rng: np.random.Generator, gen: int, at: float) -> Any:
-        delay = rng.exponential(ctx.stream.behavior.invitee_delay_min * 60.0)
-        if at + delay >= grid.duration_s:
-            return
-        yield env.timeout(max(0.0, at + delay - env.now))  # spawned at the sharer's leave
-        yield env.process(viewer(m, ctx, paths, rng, gen))
-
-    def arrivals(m: Any, ctx: Any, paths: Any, rng: np.random.Generator) -> Any:
-        # Non-homogeneous Poisson arrivals by thinning at the peak rate of the same intensity.
-        weights = arrival_weights(scenario, m, ctx.stream.behavior, grid, events)
-        rate = weights / np.diff(grid.edges) * m.audience
-        peak = float(rate.max())
-        while True:
-            yield env.timeout(rng.exponential(1.0 / peak))
-            b = min(int(env.now // grid.step_s), grid.n - 1)
-            if env.now >= grid.duration_s:
-                return
-            if rng.random() < rate[b] / peak:
-                env.process(viewer(m, ctx, paths, rng, 0))
-
-    class Ctx:
-        def __init__(self, m: Any) -> None:
-            beh = m.resolved_behavior()
-            self.access_cdf = np.cumsum(list(m.access.shares().values()))
-            self.stream = StreamContext(
-                behavior=beh, localized=m.localized, incentive=m.incentive, grid=grid,
-                events=tuple(events), clock=stay_clock(grid, events, beh.mini_peak_stay_boost),
-                join_timeout_s=scenario.infra.join_timeout_s,
-                series_streams=scenario.scenario.series_streams,
-            )  # fmt: skip
-
-    env.process(clock())
-    for m in scenario.markets:
-        rng = streams.get(f"naive/{m.code}")
-        env.process(arrivals(m, Ctx(m), market_paths(scenario, m), rng))
-    env.run(until=grid.duration_s + 3600.0)
-    del ACCESS
-    return int(state["viewers"])
-
-
 def _verdict(value: float, target: float) -> str:
     return "PASS" if value <= target else f"FAIL by {value / target - 1:.0%}"
 
@@ -212,6 +118,7 @@ def _names(text: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     import sim
+    from benchmarks.naive_model import naive_simulate
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks sim")
     parser.add_argument(
