@@ -66,9 +66,6 @@ class DeliveryQueue(Generic[T]):
         self._seq = itertools.count()
         self._timer = DeadlineTimer(loop, self._fire)
         self._timer_due = float("inf")
-        # asyncio's own timers run once loop.time() is within one clock resolution of them;
-        # the timerfd fires at the deadline itself, so nothing is sent early.
-        self._horizon = 0.0 if self._timer.precise else loop._clock_resolution  # type: ignore[attr-defined]
         self._closed = False
         self.lateness = LatenessHistogram()
         self.delivered = 0
@@ -99,8 +96,11 @@ class DeliveryQueue(Generic[T]):
         clock = self._loop.time
         lateness = self.lateness
         deliver = self._deliver
+        # asyncio's own timers run once loop.time() is within one clock resolution of them;
+        # the timerfd fires at the deadline itself, so nothing is sent early.
+        horizon = 0.0 if self._timer.precise else self._loop._clock_resolution  # type: ignore[attr-defined]
         now = clock()
-        while heap and heap[0][0] <= now + self._horizon:
+        while heap and heap[0][0] <= now + horizon:
             due, _, item = heapq.heappop(heap)
             lateness.record(now - due)
             try:

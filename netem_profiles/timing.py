@@ -170,27 +170,37 @@ class DeadlineTimer:
     def __init__(self, loop: asyncio.AbstractEventLoop, callback: Any) -> None:
         self._loop = loop
         self._callback = callback
-        self._fd = -1
+        self._fd = -1  # made at the first `arm_at`, so a timer never armed holds no descriptor
+        self._fallback = not precise_timers_available()
         self._handle: asyncio.TimerHandle | None = None
         self._spec = _Itimerspec()
-        if precise_timers_available():
-            fd = int(_LIBC.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC))
-            if fd >= 0:
-                try:
-                    loop.add_reader(fd, self._expired)
-                except NotImplementedError:  # a proactor-style loop
-                    os.close(fd)
-                else:
-                    self._fd = fd
+        self._closed = False
 
     @property
     def precise(self) -> bool:
-        """True when a timerfd drives this timer."""
-        return self._fd >= 0
+        """True when a timerfd drives (or will drive) this timer."""
+        return not self._fallback
+
+    def _open(self) -> bool:
+        fd = int(_LIBC.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC))
+        if fd < 0:
+            self._fallback = True
+            return False
+        try:
+            self._loop.add_reader(fd, self._expired)
+        except NotImplementedError:  # a proactor-style loop
+            os.close(fd)
+            self._fallback = True
+            return False
+        self._fd = fd
+        return True
 
     def arm_at(self, when: float) -> None:
-        """Fire at monotonic time ``when`` (s); a time already past fires at the next loop turn."""
-        if self._fd < 0:
+        """Fire at monotonic time ``when`` (s); a time already past fires at the next loop turn.
+        Does nothing once closed."""
+        if self._closed:
+            return
+        if self._fd < 0 and (self._fallback or not self._open()):
             if self._handle is not None:
                 self._handle.cancel()
             self._handle = self._loop.call_at(when, self._callback)
@@ -220,6 +230,7 @@ class DeadlineTimer:
 
     def close(self) -> None:
         """Stop watching and release the timerfd."""
+        self._closed = True
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None

@@ -96,8 +96,10 @@ def test_precise_loop_fires_timers_well_under_a_millisecond_late() -> None:
 
 @pytest.mark.skipif(not precise_timers_available(), reason="needs Linux timerfd")
 def test_delivery_queue_is_precise_on_the_default_loop_too() -> None:
-    # The panel runs its relays on asyncio's default loop, whose own timers round up to the
-    # next millisecond (median lateness ~0.5 ms); the queue's timerfd does not. Median: robust.
+    # The panel runs its relays on asyncio's default loop, whose own timers round the wait up to
+    # the next millisecond: a delivery due in 0.2-0.9 ms would then be at least 0.1 ms late,
+    # every time. With the queue's timerfd most are well under that on an idle machine; on a
+    # loaded one the run queue delays many wake-ups, so the test asks only for a tenth of them.
     async def body() -> tuple[bool, list[float]]:
         loop = asyncio.get_running_loop()
         late: list[float] = []
@@ -115,7 +117,7 @@ def test_delivery_queue_is_precise_on_the_default_loop_too() -> None:
                 due = loop.time() + rng.uniform(0.0002, 0.0009)
                 q.put(due, due)
                 await asyncio.wait_for(got.wait(), 5)
-            return q._timer.precise, late
+            return q._timer.precise and q._timer._fd >= 0, late
         finally:
             q.close()
 
@@ -123,7 +125,7 @@ def test_delivery_queue_is_precise_on_the_default_loop_too() -> None:
         precise, late = runner.run(body())
     assert precise
     assert len(late) == 200 and min(late) >= 0.0  # never early
-    assert statistics.median(late) < 0.0003
+    assert sum(x < 0.0001 for x in late) >= 20, sorted(late)[:20]
 
 
 def test_delivery_queue_flush_due_sends_what_is_due_without_the_timer() -> None:

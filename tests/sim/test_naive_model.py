@@ -100,7 +100,7 @@ def test_one_viewer_laws_equal_the_vectorised_laws(market_index: int) -> None:
         join_timeout_s=scenario.infra.join_timeout_s,
         series_streams=scenario.scenario.series_streams,
     )  # fmt: skip
-    j = journeys(ctx, arrival, access > 0, referred, exp, np.zeros(N), u)
+    vec_j = journeys(ctx, arrival, access > 0, referred, exp, np.zeros(N), u)
     ones = [
         journey_one(
             one_ctx,
@@ -115,7 +115,7 @@ def test_one_viewer_laws_equal_the_vectorised_laws(market_index: int) -> None:
     ]
     assert any(o["ordered"] for o in ones) and any(o["shared"] for o in ones)
     for name in ones[0]:
-        want = getattr(j, name)
+        want = getattr(vec_j, name)
         assert all(_close(o[name], w) for o, w in zip(ones, want, strict=True)), name
 
 
