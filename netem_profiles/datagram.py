@@ -15,8 +15,8 @@ The two halves are also usable alone: `ImpairedDatagramTransport` and `impair_pr
 Delivery uses one `DeliveryQueue` per direction: a heap ordered by (due time, arrival sequence)
 and a single timer for the earliest item, so packets due at the same instant leave in arrival
 order (one ``call_at`` per packet would not guarantee that) and the loop holds one timer per
-direction, not one per packet in flight. The timer is a timerfd (`timing.DeadlineTimer`), precise
-to microseconds on any selector loop.
+direction, not one per packet in flight. Use `netem_profiles.timing.new_event_loop` for
+sub-millisecond timer precision, or ``DeliveryQueue(..., own_timer=True)`` (a timerfd) on any loop.
 """
 
 from __future__ import annotations
@@ -53,18 +53,27 @@ class DeliveryQueue(Generic[T]):
     socket) is logged and counted in ``errors``, anything else propagates to the loop's handler.
     Every delivery's lateness (loop time at delivery − due time) goes to ``lateness``.
 
-    The timer is a `DeadlineTimer` (a timerfd at an absolute time), so deliveries are precise on
-    any selector loop, asyncio's default one included. Each wake-up delivers everything due, and
+    With ``own_timer=True`` the timer is a `DeadlineTimer` (a timerfd at an absolute time), so
+    deliveries are precise on any selector loop, asyncio's default one included; by default it is
+    the loop's own ``call_at``, precise on `timing.new_event_loop` (the relay command's loop) and
+    to 1 ms on the default loop, which batches a busy process's wake-ups (the media panel, where
+    one wake-up per packet cost CPU the browsers needed). Each wake-up delivers everything due, and
     a relay that is busy reading calls `flush_due` between datagrams, so a burst of arrivals does
     not hold back departures already due (on a loaded machine that wait was the larger error).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, deliver: Callable[[T], None]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Callable[[T], None],
+        *,
+        own_timer: bool = False,
+    ) -> None:
         self._loop = loop
         self._deliver = deliver
         self._heap: list[tuple[float, int, T]] = []
         self._seq = itertools.count()
-        self._timer = DeadlineTimer(loop, self._fire)
+        self._timer = DeadlineTimer(loop, self._fire, use_timerfd=own_timer)
         self._timer_due = float("inf")
         self._closed = False
         self.lateness = LatenessHistogram()

@@ -164,14 +164,17 @@ class DeadlineTimer:
     """Calls ``callback()`` once the monotonic clock (asyncio's ``loop.time()``) reaches the
     armed time, on any selector loop: a ``timerfd`` with an absolute deadline, watched with
     ``loop.add_reader``, so it has nanosecond resolution even on asyncio's default loop, whose
-    own timers round up to the next millisecond. Where timerfd is missing (or the loop has no
-    ``add_reader``) it falls back to ``loop.call_at``. Re-arming replaces the deadline."""
+    own timers round up to the next millisecond. With ``use_timerfd=False``, where timerfd is
+    missing, or where the loop has no ``add_reader``, it is ``loop.call_at``. Re-arming replaces
+    the deadline."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, callback: Any) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, callback: Any, *, use_timerfd: bool = True
+    ) -> None:
         self._loop = loop
         self._callback = callback
         self._fd = -1  # made at the first `arm_at`, so a timer never armed holds no descriptor
-        self._fallback = not precise_timers_available()
+        self._fallback = not (use_timerfd and precise_timers_available())
         self._handle: asyncio.TimerHandle | None = None
         self._spec = _Itimerspec()
         self._closed = False

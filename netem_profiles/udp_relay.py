@@ -4,7 +4,7 @@ Each client address gets its own upstream socket (bound to the listen host, conn
 target), so replies find their way back, and its own pair of schedulers: every viewer has its
 own path. Datagrams are timestamped by the kernel on arrival (`netio`), departures are computed
 from that instant and released by one `DeliveryQueue` for the whole relay (FIFO among equal
-times, one timerfd). Between two datagrams of a read batch the relay sends whatever has come
+times, one timer). Between two datagrams of a read batch the relay sends whatever has come
 due, so reading a burst never holds back departures. Flows idle for ``idle_timeout_s`` are
 closed.
 """

@@ -109,7 +109,7 @@ def test_delivery_queue_is_precise_on_the_default_loop_too() -> None:
             late.append(loop.time() - due)
             got.set()
 
-        q: DeliveryQueue[float] = DeliveryQueue(loop, deliver)
+        q: DeliveryQueue[float] = DeliveryQueue(loop, deliver, own_timer=True)
         rng = random.Random(2)
         try:
             for _ in range(200):
