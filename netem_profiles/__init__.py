@@ -27,7 +27,12 @@ if TYPE_CHECKING:
     from netem_profiles.spec import parse_spec
     from netem_profiles.tc import render_tc
     from netem_profiles.tcp_relay import TcpRelay
-    from netem_profiles.timing import new_event_loop, request_realtime, set_timer_slack_ns
+    from netem_profiles.timing import (
+        new_event_loop,
+        request_realtime,
+        request_short_slice,
+        set_timer_slack_ns,
+    )
     from netem_profiles.udp_relay import UdpRelay
 
 __all__ = [
@@ -53,6 +58,7 @@ __all__ = [
     "parse_spec",
     "render_tc",
     "request_realtime",
+    "request_short_slice",
     "sample_paths",
     "set_timer_slack_ns",
 ]
@@ -82,6 +88,7 @@ _HOME: dict[str, str] = {
     "impair_endpoint": "datagram",
     "new_event_loop": "timing",
     "request_realtime": "timing",
+    "request_short_slice": "timing",
     "set_timer_slack_ns": "timing",
 }
 

@@ -13,10 +13,10 @@ This is how a client (e.g. aioice's UDP transport inside an aiortc viewer) sits 
 The two halves are also usable alone: `ImpairedDatagramTransport` and `impair_protocol`.
 
 Delivery uses one `DeliveryQueue` per direction: a heap ordered by (due time, arrival sequence)
-and a single ``loop.call_at`` timer for the earliest item, so packets due at the same instant
-leave in arrival order (one ``call_at`` per packet would not guarantee that) and the loop holds
-one timer per direction, not one per packet in flight. Use `netem_profiles.timing.new_event_loop`
-for sub-millisecond timer precision.
+and a single timer for the earliest item, so packets due at the same instant leave in arrival
+order (one ``call_at`` per packet would not guarantee that) and the loop holds one timer per
+direction, not one per packet in flight. Use `netem_profiles.timing.new_event_loop` for
+sub-millisecond timer precision, or ``DeliveryQueue(..., own_timer=True)`` (a timerfd) on any loop.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 
 from netem_profiles.model import Profile
 from netem_profiles.scheduler import ImpairmentScheduler, make_random
-from netem_profiles.timing import LatenessHistogram
+from netem_profiles.timing import DeadlineTimer, LatenessHistogram
 
 __all__ = [
     "DeliveryQueue",
@@ -52,14 +52,28 @@ class DeliveryQueue(Generic[T]):
     ``deliver`` runs inside the loop; an `OSError` from it (a send to a closed or unreachable
     socket) is logged and counted in ``errors``, anything else propagates to the loop's handler.
     Every delivery's lateness (loop time at delivery − due time) goes to ``lateness``.
+
+    With ``own_timer=True`` the timer is a `DeadlineTimer` (a timerfd at an absolute time), so
+    deliveries are precise on any selector loop, asyncio's default one included; by default it is
+    the loop's own ``call_at``, precise on `timing.new_event_loop` (the relay command's loop) and
+    to 1 ms on the default loop, which batches a busy process's wake-ups (the media panel, where
+    one wake-up per packet cost CPU the browsers needed). Each wake-up delivers everything due, and
+    a relay that is busy reading calls `flush_due` between datagrams, so a burst of arrivals does
+    not hold back departures already due (on a loaded machine that wait was the larger error).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, deliver: Callable[[T], None]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Callable[[T], None],
+        *,
+        own_timer: bool = False,
+    ) -> None:
         self._loop = loop
         self._deliver = deliver
         self._heap: list[tuple[float, int, T]] = []
         self._seq = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = DeadlineTimer(loop, self._fire, use_timerfd=own_timer)
         self._timer_due = float("inf")
         self._closed = False
         self.lateness = LatenessHistogram()
@@ -77,39 +91,47 @@ class DeliveryQueue(Generic[T]):
             return
         heapq.heappush(self._heap, (due, next(self._seq), item))
         if due < self._timer_due:
-            self._arm(due)
+            self._timer_due = due
+            self._timer.arm_at(due)
 
-    def _arm(self, due: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_due = due
-        self._timer = self._loop.call_at(due, self._fire)
+    def flush_due(self) -> None:
+        """Deliver what is already due now, without waiting for the timer's wake-up."""
+        heap = self._heap
+        if heap and heap[0][0] <= self._loop.time():
+            self._fire()
 
     def _fire(self) -> None:
-        self._timer = None
-        self._timer_due = float("inf")
         heap = self._heap
-        # asyncio runs a timer once loop.time() is within one clock resolution of it.
-        horizon = self._loop.time() + self._loop._clock_resolution  # type: ignore[attr-defined]
-        while heap and heap[0][0] <= horizon:
+        clock = self._loop.time
+        lateness = self.lateness
+        deliver = self._deliver
+        # asyncio's own timers run once loop.time() is within one clock resolution of them;
+        # the timerfd fires at the deadline itself, so nothing is sent early.
+        horizon = 0.0 if self._timer.precise else self._loop._clock_resolution  # type: ignore[attr-defined]
+        now = clock()
+        while heap and heap[0][0] <= now + horizon:
             due, _, item = heapq.heappop(heap)
-            self.lateness.record(self._loop.time() - due)
+            lateness.record(now - due)
             try:
-                self._deliver(item)
+                deliver(item)
                 self.delivered += 1
             except OSError as exc:
                 self.errors += 1
                 log.debug("delivery failed: %s", exc)
+            if heap and heap[0][0] > now:
+                now = clock()  # only read the clock again when the next item needs it
         if heap and not self._closed:
-            self._arm(heap[0][0])
+            self._timer_due = heap[0][0]
+            self._timer.arm_at(self._timer_due)
+        else:
+            self._timer_due = float("inf")
 
     def close(self) -> None:
         """Drop everything pending and stop the timer."""
         self._closed = True
         self._heap.clear()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer_due = float("inf")
+        self._timer.close()
 
 
 class ImpairedDatagramTransport(asyncio.DatagramTransport):

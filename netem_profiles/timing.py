@@ -15,6 +15,15 @@ want a CPU than there are cores, a woken relay waits for the scheduler (CFS) for
 `request_realtime()` asks for ``SCHED_FIFO`` so a woken relay runs at once; it needs root or
 CAP_SYS_NICE and suits light, event-driven processes such as the relays (the kernel's RT
 throttling still leaves 5 % of each CPU to others), not CPU-bound ones such as a media panel.
+`request_short_slice()` is the normal-priority alternative: on Linux ≥ 6.12 (EEVDF) an ordinary
+``SCHED_OTHER`` thread may ask for a shorter time slice (``sched_setattr``'s ``sched_runtime``,
+0.1–100 ms, no privilege needed). Its weight (nice 0, its share of the CPU) is unchanged, but
+its virtual deadline comes sooner, so when it wakes it preempts a CPU hog instead of waiting for
+the hog's slice (1.4 ms here) to end. Older kernels ignore the request; the function says so.
+
+`DeadlineTimer` is a ``timerfd`` armed at an absolute monotonic time and watched by any asyncio
+selector loop as a reader, so one timer is precise whichever loop runs it (the panel runs its
+relays on the default loop); `PreciseSelector` does the same for all of a loop's timers.
 
 `LatenessHistogram` records actual − scheduled send times in 10 µs bins, cheaply enough for
 every packet, and reports percentiles.
@@ -36,12 +45,14 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DeadlineTimer",
     "LatenessHistogram",
     "LatenessSnapshot",
     "PreciseSelector",
     "new_event_loop",
     "precise_timers_available",
     "request_realtime",
+    "request_short_slice",
     "set_timer_slack_ns",
 ]
 
@@ -50,7 +61,10 @@ log = logging.getLogger(__name__)
 _CLOCK_MONOTONIC = 1
 _TFD_NONBLOCK = 0o4000
 _TFD_CLOEXEC = 0o2000000
+_TFD_TIMER_ABSTIME = 1
 _PR_SET_TIMERSLACK = 29
+_SYS_SCHED_SETATTR = {"x86_64": 314, "aarch64": 274}
+_SYS_SCHED_GETATTR = {"x86_64": 315, "aarch64": 275}
 
 
 class _Timespec(ctypes.Structure):
@@ -97,6 +111,137 @@ def request_realtime(priority: int = 10) -> bool:
     except OSError:
         return False
     return True
+
+
+class _SchedAttr(ctypes.Structure):
+    # include/uapi/linux/sched/types.h, struct sched_attr (SCHED_ATTR_SIZE_VER1, 56 bytes)
+    _fields_ = [
+        ("size", ctypes.c_uint32),
+        ("sched_policy", ctypes.c_uint32),
+        ("sched_flags", ctypes.c_uint64),
+        ("sched_nice", ctypes.c_int32),
+        ("sched_priority", ctypes.c_uint32),
+        ("sched_runtime", ctypes.c_uint64),
+        ("sched_deadline", ctypes.c_uint64),
+        ("sched_period", ctypes.c_uint64),
+        ("sched_util_min", ctypes.c_uint32),
+        ("sched_util_max", ctypes.c_uint32),
+    ]
+
+
+def _sched_attr() -> _SchedAttr | None:
+    nr = _SYS_SCHED_GETATTR.get(os.uname().machine)
+    if _LIBC is None or nr is None:
+        return None
+    attr = _SchedAttr()
+    if _LIBC.syscall(nr, 0, ctypes.byref(attr), ctypes.sizeof(attr), 0) != 0:
+        return None
+    return attr
+
+
+def request_short_slice(slice_ns: int = 100_000) -> int | None:
+    """Ask the kernel (EEVDF, Linux ≥ 6.12) to give this thread ``slice_ns`` time slices while
+    keeping it ``SCHED_OTHER`` at its nice value; returns the slice in force afterwards (ns), or
+    None where the kernel cannot say or refused. A kernel that ignores the request (before
+    6.12) reports its default slice or 0, so callers compare the result with ``slice_ns``."""
+    nr = _SYS_SCHED_SETATTR.get(os.uname().machine)
+    current = _sched_attr()
+    if _LIBC is None or nr is None or current is None or current.sched_policy != 0:
+        return None  # not SCHED_OTHER (e.g. already SCHED_FIFO): leave it alone
+    attr = _SchedAttr(
+        size=ctypes.sizeof(_SchedAttr),
+        sched_policy=0,  # SCHED_OTHER
+        sched_nice=current.sched_nice,
+        sched_runtime=slice_ns,
+    )
+    if _LIBC.syscall(nr, 0, ctypes.byref(attr), 0) != 0:
+        return None
+    after = _sched_attr()
+    return None if after is None else int(after.sched_runtime)
+
+
+class DeadlineTimer:
+    """Calls ``callback()`` once the monotonic clock (asyncio's ``loop.time()``) reaches the
+    armed time, on any selector loop: a ``timerfd`` with an absolute deadline, watched with
+    ``loop.add_reader``, so it has nanosecond resolution even on asyncio's default loop, whose
+    own timers round up to the next millisecond. With ``use_timerfd=False``, where timerfd is
+    missing, or where the loop has no ``add_reader``, it is ``loop.call_at``. Re-arming replaces
+    the deadline."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, callback: Any, *, use_timerfd: bool = True
+    ) -> None:
+        self._loop = loop
+        self._callback = callback
+        self._fd = -1  # made at the first `arm_at`, so a timer never armed holds no descriptor
+        self._fallback = not (use_timerfd and precise_timers_available())
+        self._handle: asyncio.TimerHandle | None = None
+        self._spec = _Itimerspec()
+        self._closed = False
+
+    @property
+    def precise(self) -> bool:
+        """True when a timerfd drives (or will drive) this timer."""
+        return not self._fallback
+
+    def _open(self) -> bool:
+        fd = int(_LIBC.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC))
+        if fd < 0:
+            self._fallback = True
+            return False
+        try:
+            self._loop.add_reader(fd, self._expired)
+        except NotImplementedError:  # a proactor-style loop
+            os.close(fd)
+            self._fallback = True
+            return False
+        self._fd = fd
+        return True
+
+    def arm_at(self, when: float) -> None:
+        """Fire at monotonic time ``when`` (s); a time already past fires at the next loop turn.
+        Does nothing once closed."""
+        if self._closed:
+            return
+        if self._fd < 0 and (self._fallback or not self._open()):
+            if self._handle is not None:
+                self._handle.cancel()
+            self._handle = self._loop.call_at(when, self._callback)
+            return
+        ns = max(1, int(when * 1e9))  # 0 would disarm it
+        spec = self._spec
+        spec.it_value.tv_sec, spec.it_value.tv_nsec = divmod(ns, 1_000_000_000)
+        if _LIBC.timerfd_settime(self._fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+    def disarm(self) -> None:
+        """Cancel the pending deadline, if any."""
+        if self._fd < 0:
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle = None
+            return
+        _LIBC.timerfd_settime(self._fd, 0, ctypes.byref(_Itimerspec()), None)
+
+    def _expired(self) -> None:
+        try:
+            os.read(self._fd, 8)
+        except BlockingIOError:
+            return  # re-armed after it became readable: not due any more
+        self._callback()
+
+    def close(self) -> None:
+        """Stop watching and release the timerfd."""
+        self._closed = True
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._fd >= 0:
+            with contextlib.suppress(ValueError, RuntimeError):  # the loop may be closed
+                self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
 
 
 class PreciseSelector(selectors.EpollSelector):

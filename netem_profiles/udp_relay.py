@@ -4,7 +4,9 @@ Each client address gets its own upstream socket (bound to the listen host, conn
 target), so replies find their way back, and its own pair of schedulers: every viewer has its
 own path. Datagrams are timestamped by the kernel on arrival (`netio`), departures are computed
 from that instant and released by one `DeliveryQueue` for the whole relay (FIFO among equal
-times, one timer). Flows idle for ``idle_timeout_s`` are closed.
+times, one timer). Between two datagrams of a read batch the relay sends whatever has come
+due, so reading a burst never holds back departures. Flows idle for ``idle_timeout_s`` are
+closed.
 """
 
 from __future__ import annotations
@@ -215,6 +217,7 @@ class UdpRelay:
             flow.last_seen = arrival
             for departure in flow.up.submit(len(data), arrival * 1e3):
                 queue.put(departure / 1e3, (flow.sock, data, None))
+            queue.flush_due()  # sends already due go before the next read, not after the batch
 
     def _on_target_data(self, flow: _Flow) -> None:
         sock, queue = self._sock, self._queue
@@ -235,6 +238,7 @@ class UdpRelay:
             flow.last_seen = arrival
             for departure in flow.down.submit(len(data), arrival * 1e3):
                 queue.put(departure / 1e3, (sock, data, flow.client))
+            queue.flush_due()
 
     def _close_flow(self, flow: _Flow) -> None:
         flow.closed = True

@@ -69,7 +69,28 @@ def register(subparsers: Any) -> None:
             help="run with SCHED_FIFO priority (root/CAP_SYS_NICE) so a busy machine's run "
             "queue does not delay timed sends",
         )
+        p.add_argument(
+            "--slice-us",
+            type=_slice_us,
+            default=100,
+            metavar="MICROSECONDS",
+            help="at normal priority, ask the kernel (EEVDF, Linux >= 6.12) for time slices this "
+            "short, so a woken relay preempts CPU hogs instead of queueing behind them; "
+            "100-100000, or 0 for the kernel's default slice",
+        )
         p.set_defaults(func=_run, relay_kind=kind)
+
+
+def _slice_us(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value != 0 and not 100 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(
+            f"--slice-us {text!r}: an integer from 100 to 100000 (microseconds), or 0"
+        )
+    return value
 
 
 def _stats_line(relay: Any) -> str:
@@ -88,6 +109,7 @@ def _run(args: argparse.Namespace) -> int:
         new_event_loop,
         parse_hostport,
         request_realtime,
+        request_short_slice,
         set_timer_slack_ns,
     )
 
@@ -139,11 +161,20 @@ def _run(args: argparse.Namespace) -> int:
         print(_stats_line(relay), flush=True)
 
     set_timer_slack_ns(1000)
-    if args.realtime and not request_realtime():
+    realtime = args.realtime and request_realtime()
+    if args.realtime and not realtime:
         print(
             "warning: --realtime refused (needs root or CAP_SYS_NICE); running normally",
             file=sys.stderr,
         )
+    if args.slice_us and not realtime:
+        got = request_short_slice(args.slice_us * 1000)
+        if got != args.slice_us * 1000:
+            print(
+                f"note: the kernel kept its own time slice ({got} ns) instead of "
+                f"{args.slice_us} µs (EEVDF custom slices need Linux >= 6.12)",
+                file=sys.stderr,
+            )
     loop = new_event_loop()
     try:
         loop.run_until_complete(main())

@@ -251,3 +251,6 @@ def test_cli_refuses_remote_addresses_and_bad_profiles(capsys: pytest.CaptureFix
     )
     err = capsys.readouterr().err
     assert "nope" in err and "Traceback" not in err
+    assert main([*args, "--to", "127.0.0.1:9", "--slice-us", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "--slice-us '5'" in err and "100 to 100000" in err
