@@ -107,7 +107,7 @@ def naive_simulate(scenario: Any) -> int:
         path = paths.sample(access, local_hours(scenario, m, t), None, rng)
         u = rng.random((len(U_ROWS), 1))
         cond = Conditions(np.zeros(1), 20.0, 1.0, state["interaction_ms"])
-        exp = with_fixed(experience(scenario, path, u[0], cond), m.qoe, rng)
+        exp = with_fixed(experience(scenario, path, u[0], cond, u[-1]), m.qoe, rng)
         j = journeys(ctx.stream, t, access > 0, np.array([generation > 0]), exp, np.zeros(1), u)
         if j.abandoned[0]:
             yield env.timeout(float(j.leave_s[0]) - env.now)

@@ -39,7 +39,7 @@ from scenarios import Behavior
 from sim.qoe import Experience
 from sim.schedule import Grid, HostEvent, overlaps, stay_end
 
-__all__ = ["U_ROWS", "Journey", "StreamContext", "interactivity", "journeys"]
+__all__ = ["ROW", "U_ROWS", "Journey", "StreamContext", "interactivity", "journeys"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -47,7 +47,7 @@ BoolArray = NDArray[np.bool_]
 # One uniform per viewer per purpose, in this fixed order (common random numbers).
 U_ROWS: tuple[str, ...] = (
     "keyframe", "patience", "stage", "stage_t", "session", "share", "share_t", "buy", "buy_t",
-    "value", "return", "repurchase",
+    "value", "return", "repurchase", "g2g",
 )  # fmt: skip
 ROW = {name: i for i, name in enumerate(U_ROWS)}
 
