@@ -29,6 +29,7 @@ from reports.plots_qoe import (
 from reports.report_commerce import commerce
 from reports.report_data import RunData, load_run
 from reports.report_html import PlotImage, render_html
+from reports.report_profiles import profile_table
 from reports.report_summary import render_summary
 from reports.report_tables import headline_rows, measured_changes, scenario_name
 
@@ -129,6 +130,7 @@ def write_report(
         gate=gate if isinstance(gate, Mapping) else None,
         notes=notes,
         commerce=path,
+        profiles=profile_table(root if root.is_dir() else None, run.metrics, scenario),
     )
     html_path = out / "report.html"
     html_path.write_text(page, "utf-8")
