@@ -30,6 +30,7 @@ from reports.report_cohost import cohost
 from reports.report_commerce import commerce
 from reports.report_data import RunData, load_run
 from reports.report_html import PlotImage, render_html
+from reports.report_profiles import profile_table
 from reports.report_summary import render_summary
 from reports.report_tables import headline_rows, measured_changes, scenario_name
 
@@ -132,6 +133,7 @@ def write_report(
         notes=notes,
         commerce=path,
         cohost=cohost_section,
+        profiles=profile_table(root if root.is_dir() else None, run.metrics, scenario),
     )
     html_path = out / "report.html"
     html_path.write_text(page, "utf-8")

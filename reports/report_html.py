@@ -13,6 +13,7 @@ from typing import Any
 
 from reports.report_cohost import CoHost
 from reports.report_commerce import Commerce
+from reports.report_profiles import ProfileTable
 
 __all__ = ["PlotImage", "render_html"]
 
@@ -85,6 +86,7 @@ def render_html(
     notes: Sequence[str] = (),
     commerce: Commerce | None = None,
     cohost: CoHost | None = None,
+    profiles: ProfileTable | None = None,
 ) -> str:
     """The whole page as text."""
     valid = bool(meta.get("valid", True))
@@ -126,6 +128,13 @@ def render_html(
         parts.append("<h2>With measured QoE</h2>")
         head = ["scope", "metric", "modelled", "with measured QoE", "change", "95 % interval"]
         parts.append(_table(head, rows))
+    if profiles is not None:
+        parts.append('<h2 id="profiles">Experience per profile: modelled and measured</h2>')
+        parts.append(
+            f"<p>Measured: {html.escape(profiles.source)}. The model's viewers spread around each "
+            "profile's nominal path; the panel's sit on it.</p>"
+        )
+        parts.append(_table(profiles.header, profiles.rows))
     parts.append("<h2>Plots</h2>")
     for plot in plots:
         data = base64.b64encode(plot.png).decode("ascii")

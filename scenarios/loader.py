@@ -113,7 +113,24 @@ def scenario_from_dict(
     except ValidationError as exc:
         raise ScenarioError(_problems(exc, raw, source)) from None
     _resolve_profiles(scenario, source)
+    _resolve_calibration(scenario, source)
     return scenario
+
+
+def _resolve_calibration(scenario: Scenario, source: str) -> None:
+    """Attach the QoE laws of `[model] calibration` (relative to the scenario file) or of the
+    shipped default; a problem names the scenario's field or the calibration file's."""
+    from scenarios.calibration import DEFAULT_CALIBRATION, read_laws
+
+    name = scenario.model.calibration
+    if name is None:
+        path = DEFAULT_CALIBRATION
+    else:
+        path = Path(name)
+        base = Path(source).parent
+        if not path.is_absolute() and Path(source).is_file():
+            path = base / path
+    scenario.attach_qoe_laws(read_laws(path, source))
 
 
 def _resolve_profiles(scenario: Scenario, source: str) -> None:

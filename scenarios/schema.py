@@ -34,6 +34,7 @@ __all__ = [
     "Host",
     "Infra",
     "Market",
+    "ModelSettings",
     "QoE",
     "Rung",
     "Scenario",
@@ -64,6 +65,18 @@ class ScenarioMeta(_Strict):
     replications: int = Field(1, ge=1, le=1000, description="independent replications")
     series_streams: int = Field(
         1, ge=1, le=52, description="streams in a series, for return and repurchase"
+    )
+
+
+class ModelSettings(_Strict):
+    """`[model]`: which fitted QoE laws the model uses (docs/calibration.md)."""
+
+    calibration: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="a `livelab calibrate` file, relative to the scenario file; "
+        "default: the shipped scenarios/data/calibration.toml",
     )
 
 
@@ -303,8 +316,12 @@ class Infra(_Strict):
         50_000, gt=0, le=1e9, description="interaction service capacity, messages/s"
     )
     interaction_base_ms: float = Field(15, ge=0, le=10_000, description="service time, ms")
-    join_round_trips: float = Field(
-        6, ge=1, le=50, description="round trips to join: signalling, ICE and DTLS handshakes"
+    join_round_trips: float | None = Field(
+        None,
+        ge=1,
+        le=50,
+        description="round trips to join: signalling, ICE and DTLS handshakes; "
+        "default: the calibration's fitted value",
     )
     join_timeout_s: float = Field(
         30, gt=0, le=600, description="a join waiting longer at a full edge fails, s"
@@ -333,6 +350,7 @@ class Scenario(_Strict):
         default_factory=dict, description="thresholds, evaluated by `livelab gate`"
     )
     load: Load = Field(default_factory=Load, description="`livelab run` settings")
+    model: ModelSettings = Field(default_factory=ModelSettings, description="QoE calibration")
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -366,6 +384,19 @@ class Scenario(_Strict):
     def attach_profiles(self, profiles: Mapping[str, Profile]) -> None:
         """Keep the resolved `profiles` (name → profile); called by the scenario loader."""
         self._profiles.update(profiles)
+
+    # The QoE laws' coefficients (`sim.qoe.QoeLaws` field → value), read by the loader from the
+    # scenario's `[model] calibration` file or the shipped default; the model reads no files.
+    _qoe_laws: dict[str, float] = PrivateAttr(default_factory=dict)
+
+    def attach_qoe_laws(self, laws: Mapping[str, float]) -> None:
+        """Keep the calibrated QoE laws (field → value); called by the scenario loader."""
+        self._qoe_laws = dict(laws)
+
+    @property
+    def qoe_laws(self) -> dict[str, float]:
+        """The calibrated QoE laws' coefficients (empty: the laws' own defaults)."""
+        return dict(self._qoe_laws)
 
     def profile(self, name: str) -> Profile:
         """A network profile the loader resolved (see `Market.profile_names`); KeyError names

@@ -48,6 +48,7 @@ from sim.qoe import Experience
 from sim.schedule import Grid, HostEvent, overlaps, stay_end
 
 __all__ = [
+    "ROW",
     "U_ROWS",
     "Journey",
     "StreamContext",
@@ -63,7 +64,7 @@ BoolArray = NDArray[np.bool_]
 # One uniform per viewer per purpose, in this fixed order (common random numbers).
 U_ROWS: tuple[str, ...] = (
     "keyframe", "patience", "stage", "stage_t", "session", "share", "share_t", "buy", "buy_t",
-    "value", "return", "repurchase",
+    "value", "return", "repurchase", "g2g",
 )  # fmt: skip
 ROW = {name: i for i, name in enumerate(U_ROWS)}
 

@@ -16,9 +16,9 @@ from numpy.typing import NDArray
 
 from scenarios import Behavior, Market, Scenario
 from sim.capacity import EdgeQueue
-from sim.journey import U_ROWS, Journey, StreamContext, interactivity, journeys
+from sim.journey import ROW, U_ROWS, Journey, StreamContext, interactivity, journeys
 from sim.paths import ACCESS, MarketPaths, Paths, market_paths
-from sim.qoe import FIXABLE, Conditions, Experience, experience, with_fixed
+from sim.qoe import FIXABLE, Conditions, Experience, experience, laws_of, with_fixed
 from sim.rng import Streams
 from sim.schedule import (
     Grid,
@@ -59,6 +59,7 @@ class MarketModel:
             scenario, index, market, grid, edge)  # fmt: skip
         self.behavior = market.resolved_behavior()
         self.paths: MarketPaths = market_paths(scenario, market)
+        self.laws = laws_of(scenario)
         self.ctx = StreamContext(
             behavior=self.behavior,
             localized=market.localized,
@@ -143,7 +144,7 @@ class MarketModel:
         referred = generation > 0
         wait_ms, join_ms, share = self.edge.conditions(b, n)
         cond = Conditions(wait_ms, join_ms, share, interaction_ms)
-        exp = experience(self.scenario, path, u[0], cond)
+        exp = experience(self.scenario, path, u[ROW["keyframe"]], cond, u[ROW["g2g"]], self.laws)
         picks: dict[str, NDArray[np.int32]] | None = {} if self.keep_picks else None
         exp = with_fixed(exp, self.market.qoe, self.rng_qoe, path.profile, self.paths.names, picks)
         j = journeys(self.ctx, arrival, access > 0, referred, exp, wait_ms / 1000.0, u)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from simkit import make, market, overall
 
 from scenarios import SCENARIO_DIR, load_scenario
@@ -22,6 +23,12 @@ def test_removing_mini_peaks_lowers_watch_time() -> None:
     assert without["arrivals"] <= with_peaks["arrivals"]  # fewer sharers at lotteries, too
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding (issue 10): under the calibrated loss-to-freeze law (bursts counted per frame, "
+    "54 ms frozen per burst below a 100-ms RTT) 2 % loss in bursts of 10 on a 66-ms path freezes "
+    "~0.3 %, too little to move retention_5m by 1 point; see docs/calibration.md",
+)
 def test_bursty_loss_last_mile_lowers_retention_against_a_clean_one() -> None:
     def run(lastmile: str) -> dict[str, float]:
         m = market("ID", "Asia/Jakarta", 10_000, lastmile={"wifi": lastmile})
