@@ -129,35 +129,43 @@ def experience_one(
     join_service_ms: float,
     bandwidth_share: float,
     interaction_ms: float,
+    spread_u: float,
     edge_wait_ms: float = 0.0,
 ) -> dict[str, float]:
     """`sim.qoe.experience` for one viewer (same keys as `Experience`'s fields, plus
-    ``behind_ms``)."""
-    stream, infra = scenario.stream, scenario.infra
-    rtt = p.rtt_ms
-    spare_ms = qoe.JITTER_BUFFER_MS + qoe.JITTER_BUFFER_SDS * p.jitter_ms
-    join = infra.join_round_trips * rtt + join_service_ms + edge_wait_ms
+    ``behind_ms``), with the scenario's calibrated laws (`sim.qoe.laws_of`)."""
+    law = qoe.laws_of(scenario)
+    stream = scenario.stream
+    rtt, jitter = p.rtt_ms, p.jitter_ms
+    join = law.join_round_trips * rtt + law.join_setup_ms + join_service_ms + edge_wait_ms
     usable = p.down_kbit * bandwidth_share * (1.0 - p.loss) * qoe.BANDWIDTH_HEADROOM
     rung = min(max(bisect.bisect_right(ladder.kbps, usable) - 1, 0), len(ladder.kbps) - 1)
     kbps = ladder.kbps[rung]
     starve = min(1.0, max(0.0, 1.0 - usable / ladder.kbps[0]))
     pkt_per_s = kbps * 1000.0 / (qoe.PACKET_BYTES * 8.0)
+    fps = ladder.fps[rung]
     burst = max(p.burst_len, 1.0)
-    bursts_per_s = pkt_per_s * p.loss / burst
+    bursts_per_s = fps * p.loss / burst
     nacking = pkt_per_s * p.loss * qoe.NACK_WINDOW_S >= qoe.NACK_LIMIT
-    buffer_ms = spare_ms + (rtt if nacking else 0.0)
-    frame_ms = 1000.0 / ladder.fps[rung]
-    overflow_ms = max(0.0, burst * 1000.0 / pkt_per_s - spare_ms)
-    repair_lost = min(1.0, burst * p.loss)
-    unrepaired_ms = 0.0 if nacking else max(0.0, rtt - spare_ms)
-    stall_ms = overflow_ms + unrepaired_ms + repair_lost * (rtt + frame_ms)
-    loss_stall = min(1.0, max(0.0, bursts_per_s * stall_ms / 1000.0))
-    rebuffer = 1.0 - (1.0 - starve) * (1.0 - loss_stall)
-    freezes = bursts_per_s * 60.0 * (1.0 if stall_ms > qoe.FREEZE_MIN_MS else repair_lost)
+    estimate = max(0.0, law.buffer_jitter_sds * jitter - qoe.JITTER_OFFSET_MS)
+    buffer_ms = law.buffer_base_ms + estimate + (law.buffer_nack_rtt * rtt if nacking else 0.0)
+    frozen_ms = law.freeze_per_burst_ms + law.freeze_rtt_share * max(
+        0.0, rtt - law.freeze_rtt_floor_ms
+    )
+    loss_freeze = 1.0 - math.exp(-bursts_per_s * frozen_ms / 1000.0)
+    rebuffer = 1.0 - (1.0 - starve) * (1.0 - loss_freeze)
+    freezes = bursts_per_s * 60.0 * min(1.0, frozen_ms / qoe.FREEZE_MIN_MS)
     if starve > 0:
         freezes += 60.0 / stream.keyframe_interval_s
-    startup = join + keyframe_u * stream.keyframe_interval_s * 1000.0 + buffer_ms
-    g2g = stream.host_delay_ms + 0.5 * rtt + buffer_ms
+    wait_keyframe = (1.0 - law.keyframe_on_join) * keyframe_u * stream.keyframe_interval_s * 1e3
+    startup = join + law.first_frame_ms + 0.5 * rtt + buffer_ms + wait_keyframe
+    u = min(max(spread_u, 1e-6), 1.0 - 1e-6)
+    spread = (
+        math.log(u / (1.0 - u))
+        * qoe._LOGISTIC_SD
+        * (law.g2g_spread_ms + law.g2g_spread_jitter * jitter)
+    )
+    g2g = max(0.0, stream.host_delay_ms + 0.5 * rtt + buffer_ms + spread)
     chat = rtt + interaction_ms
     return {
         "join_ms": join,
@@ -170,7 +178,7 @@ def experience_one(
         "freeze_per_min": freezes,
         "resolution": ladder.height[rung],
         "kbps": kbps,
-        "fps": ladder.fps[rung] * (1.0 - rebuffer),
+        "fps": fps * (1.0 - rebuffer),
         "behind_ms": g2g + 0.5 * chat,
     }
 
@@ -340,7 +348,7 @@ def naive_simulate(scenario: Any) -> int:
         p, _profile = path_one(paths, access, hour, z)
         u = [rng.random() for _ in U_ROWS]
         exp = experience_one(scenario, ladder, p, u[ROW["keyframe"]], 20.0, 1.0,
-                             state["interaction_ms"])  # fmt: skip
+                             state["interaction_ms"], u[ROW["g2g"]])  # fmt: skip
         j = journey_one(ctx, env.now, access > 0, gen > 0, exp, 0.0, u)
         if j["abandoned"]:
             yield env.timeout(max(0.0, j["leave_s"] - env.now))

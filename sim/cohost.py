@@ -104,7 +104,8 @@ def _guest(scenario: Scenario, ev: HostEvent, index: int, streams: Streams) -> G
     path = paths.sample(access, hour, None, streams.get(f"cohost/{index}/path"))
     # An unloaded join: the call's latency is the path's and the players', not the edge's.
     cond = Conditions(np.zeros(1), 0.0, 1.0, 0.0)
-    exp = experience(scenario, path, np.zeros(1), cond)
+    # The guest's g2g at the path's median (spread uniform 0.5): the call, not a viewer's draw.
+    exp = experience(scenario, path, np.zeros(1), cond, np.full(1, 0.5))
     exp = with_fixed(exp, market.qoe, streams.get(f"cohost/{index}/qoe"))
     to_guest, to_host, rtt = conversation_ms(
         exp.g2g_latency_ms, scenario.stream.host_delay_ms, scenario.host.cohost.guest_delay_ms

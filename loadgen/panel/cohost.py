@@ -1,7 +1,7 @@
 """The panel's ``cohost`` viewer: a viewer who goes on air with the host, behind its profile.
 
 It joins the room of the WHEP target (``http://H:P/whep/ROOM``), raises a hand, accepts the
-built-in host's invitation and runs a `loadgen.panel.cohost_client.CohostGuest`: its own WHEP session to
+built-in host's invitation and runs a `cohost_client.CohostGuest`: its own WHEP session to
 the host and its WHIP publication, both with their ICE sockets behind the viewer's profile
 (`loadgen.panel.impair`, up and down), and every HTTP and WebSocket exchange through its own
 `WhepRelay` (the same per-viewer relay the other kinds use). A clean `GuestAudience` in the same

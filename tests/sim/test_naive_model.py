@@ -75,10 +75,10 @@ def test_one_viewer_laws_equal_the_vectorised_laws(market_index: int) -> None:
 
     cond = Conditions(np.zeros(N), 20.0, 1.0, 35.0)
     p_arr = Paths(vec.rtt_ms, vec.jitter_ms, vec.loss, vec.burst_len, vec.down_kbit, vec.profile)
-    exp = experience(scenario, p_arr, u[0], cond)
+    exp = experience(scenario, p_arr, u[0], cond, u[1])
     ladder = ladder_of(scenario)
     exps = [
-        experience_one(scenario, ladder, p, float(u[0, i]), 20.0, 1.0, 35.0)
+        experience_one(scenario, ladder, p, float(u[0, i]), 20.0, 1.0, 35.0, float(u[1, i]))
         for i, p in enumerate(one)
         if p is not None
     ]
