@@ -265,14 +265,32 @@ def journey_one(
 
     trust_s = b.trust_min * 60.0 / loc / (b.referred_trust_boost if referred else 1.0)
     trusted = started and watch >= trust_s
-    flash = lottery = False
-    for ev in ctx.events:
-        if start_s < ev.end_s and leave_s > ev.start_s:
-            flash = flash or ev.kind == "flash_deal"
-            lottery = lottery or ev.kind == "lottery"
-    p_buy = b.purchase_prob * loc * (b.flash_deal_buy_boost if flash else 1.0)
-    ordered = trusted and u[ROW["buy"]] < min(1.0, p_buy) * b.payment_success
-    order_s = start_s + trust_s + u[ROW["buy_t"]] * (watch - trust_s) if ordered else math.nan
+    trusted_from = start_s + trust_s
+    # The flash deals' live windows inside the trusted stay, in time order (from, length s).
+    deals = sorted((e for e in ctx.events if e.kind == "flash_deal"), key=lambda e: e.start_s)
+    spans = []
+    for e in deals:
+        lo = max(trusted_from, e.start_s)
+        spans.append((lo, max(0.0, min(leave_s, e.end_s) - lo)))
+    deal_s = sum(span for _, span in spans)
+    flash = deal_s > 0.0
+    lottery = any(
+        e.kind == "lottery" and start_s < e.end_s and leave_s > e.start_s for e in ctx.events
+    )
+    p_plain = b.purchase_prob * loc
+    p_base = min(1.0, p_plain) * b.payment_success
+    p_buy = min(1.0, p_plain * (b.flash_deal_buy_boost if flash else 1.0))
+    buy_u, buy_t = u[ROW["buy"]], u[ROW["buy_t"]]
+    ordered = trusted and buy_u < p_buy * b.payment_success
+    order_s = math.nan
+    if ordered and flash and buy_u >= p_base:  # the deal's own order, inside the deal
+        offset, total = buy_t * deal_s, 0.0
+        for lo, span in spans:
+            if math.isnan(order_s) and total <= offset < total + span:
+                order_s = lo + (offset - total)
+            total += span
+    elif ordered:
+        order_s = trusted_from + buy_t * (watch - trust_s)
     sigma = b.aov_sigma
     value_u = min(max(u[ROW["value"]], 1e-12), 1.0 - 1e-12)
     value = b.aov_usd * math.exp(sigma * _NORMAL.inv_cdf(value_u) - 0.5 * sigma * sigma)
