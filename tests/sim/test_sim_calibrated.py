@@ -46,26 +46,17 @@ def test_the_calibration_covers_the_demo_profiles_and_says_how_it_was_made() -> 
 
 
 # The (profile, figure) pairs the shipped fit misses, each a finding, not a loosened test: the
-# table was measured with 2 browsers per profile on a 2-core machine at load average 12–19
-# (other helpers' jobs), where Chromium rendered 4–8 fps; freezes and first frames then follow
-# CPU starvation more than the network (ID-5g froze 6.5 % on a path with less loss than ID-4g's
-# 0 %; ID-4g's first frame took twice ID-wifi's on the same backbone). Strict: a pair that starts
-# to match after a new calibration fails here and must leave the list.
+# table was measured on a quiet 2-core machine (load average 0.4-1.3) with 2 browsers and 30 s
+# per profile, so a freeze ratio there rests on a handful of freezes (n = 2 viewers; TH-4g's
+# 0.025 is about 1.5 s frozen of 60 s watched) and the loss-to-freeze law, one coefficient set for
+# every path, cannot follow each of them; "delay 40ms 15ms" measured its p95 only 1 ms above its
+# p50 (Chromium's jitter buffer held the 15 ms jitter), where the law adds 2.33 jitter sds.
+# Strict: a pair that starts to match after a new calibration fails here and must leave the list.
 KNOWN_MISSES = {
-    ("ID-wifi", "first_frame_p50_ms"),
-    ("ID-4g", "g2g_p95_ms"),
-    ("ID-4g", "first_frame_p50_ms"),
-    ("ID-5g", "freeze_ratio"),
-    ("ID-5g", "first_frame_p50_ms"),
-    ("TH-4g", "g2g_p95_ms"),
     ("TH-4g", "freeze_ratio"),
-    ("TH-4g", "first_frame_p50_ms"),
+    ("SA-wifi", "freeze_ratio"),
     ("SA-4g", "freeze_ratio"),
-    ("SA-5g", "freeze_ratio"),
-    ("GB-wifi", "freeze_ratio"),
-    ("GB-5g", "freeze_ratio"),
-    ("delay 40ms 15ms", "freeze_ratio"),
-    ("delay 40ms 15ms", "first_frame_p50_ms"),
+    ("delay 40ms 15ms", "g2g_p95_ms"),
 }
 CHECKED = ("g2g_p50_ms", "g2g_p95_ms", "freeze_ratio", "first_frame_p50_ms")
 
