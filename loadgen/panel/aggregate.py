@@ -12,8 +12,9 @@ Pooling rules (stated, because they change the numbers):
   ``totalFreezesDuration`` (the same W3C definition, counted by the browser);
   ``packet_loss`` = lost / expected media packets (RTX excluded);
 * ``g2g_playout_ms``, ``playout_freeze_count_per_min``, ``playout_freeze_ratio`` (aiortc
-  viewers, fixed receiver): the same figures from when a browser would have shown each frame
-  (`loadgen.panel.playout`, a model), pooled like g2g and freezes;
+  viewers, fixed receiver): the same figures from when a browser would have shown each frame,
+  of the frames its compositor would present (`loadgen.panel.playout`, a model: the schedule
+  and `presented`), pooled like g2g and freezes;
 * ``g2g_path_ms`` / ``browser_hold_ms`` (browser viewers, after the warm-up, pooled like g2g):
   each frame's g2g split at the time its last packet was received (``requestVideoFrameCallback``
   ``receiveTime``): capture → received, and received → shown (Chromium's jitter buffer, decode
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from loadgen.panel.freezes import detect_freezes
+from loadgen.panel.playout import presented
 from loadgen.panel.viewer import ViewerRaw
 from reports import distribution, scalar
 
@@ -62,7 +64,7 @@ def viewer_summary(raw: ViewerRaw, warmup_s: float) -> dict[str, Any]:
     if raw.playout_frame_ms:
         st = out["stats"]
         st["g2g_playout_ms"] = distribution(_steady_playout(raw, warmup_s))
-        fz = detect_freezes(raw.playout_frame_ms, end_ms=raw.end_ms)
+        fz = detect_freezes(presented(raw.playout_frame_ms, [])[0], end_ms=raw.end_ms)
         st["playout_freeze_count_per_min"] = fz.per_min
         st["playout_freeze_ratio"] = fz.ratio
     if raw.g2g_parts:
@@ -113,7 +115,7 @@ def _steady_playout(raw: ViewerRaw, warmup_s: float) -> list[float]:
     if not raw.frame_ms:
         return []
     cut = raw.frame_ms[0] + warmup_s * 1000.0
-    return [g for t, g in raw.g2g_playout if t >= cut]
+    return [g for t, g in presented(raw.playout_frame_ms, raw.g2g_playout)[1] if t >= cut]
 
 
 def _steady_parts(raw: ViewerRaw, warmup_s: float) -> tuple[list[float], list[float]]:
@@ -173,7 +175,7 @@ def profile_figures(raws: list[ViewerRaw], warmup_s: float) -> dict[str, Any]:
         g2g += _steady_g2g(r, warmup_s)
         playout += _steady_playout(r, warmup_s)
         if r.playout_frame_ms:
-            pf = detect_freezes(r.playout_frame_ms, end_ms=r.end_ms)
+            pf = detect_freezes(presented(r.playout_frame_ms, [])[0], end_ms=r.end_ms)
             playout_freezes += pf.count
             playout_frozen += pf.frozen_ms
             playout_watched += pf.watched_ms

@@ -27,19 +27,30 @@ What it follows (libwebrtc, ``modules/video_coding/timing/``):
 ``RENDER_WAIT_MS`` is a stated per-frame term, measured, not derived: Chromium's
 ``expectedDisplayTime`` came 0.5–15 ms (mean about 7 ms) after its jitter-buffer delay plus
 decode time (docs/viewers.md, "path and hold").
+
+`presented` applies the compositor's rule to the shown times: at most one frame per vsync is
+presented, the newest (Chromium's compositor takes the latest frame at each vsync; the others
+are dropped unseen, so ``requestVideoFrameCallback`` never reports them). After a stall — a
+frame waiting for its retransmission, the frames behind it waiting for their reference — the
+whole queue is released at once and only its newest frame is presented, with about the usual
+g2g: the stall shows as a freeze, not as a tail of late frames. Measured on a quiet machine
+behind ``delay 50ms loss 2%``: Chromium's g2g p50/p95/p99 107/108/109 ms with 11 freezes a
+minute, where the schedule without this rule gave 98/181/248 ms (docs/viewers.md).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["RENDER_WAIT_MS", "JitterEstimator", "PlayoutSchedule"]
+__all__ = ["RENDER_WAIT_MS", "VSYNC_MS", "JitterEstimator", "PlayoutSchedule", "presented"]
 
 RENDER_WAIT_MS = 7.0  # decode end → expectedDisplayTime in Chromium 156 (measured, mean)
 OS_JITTER_MS = 10.0  # libwebrtc's OPERATING_SYSTEM_JITTER
 OFFSET_WEIGHT = 16  # frames in the running mean of arrival − timestamp (about 1 s at 15 fps)
 RTP_CLOCK_KHZ = 90.0
+VSYNC_MS = 1000.0 / 60.0  # a 60 Hz display: the compositor presents at most one frame per vsync
 
 _PHI = 0.97
 _PSI = 0.9999
@@ -208,3 +219,20 @@ class PlayoutSchedule:
             self._prev = (arrival_ms, ts_ms)
         self._offset += (arrival_ms - ts_ms - self._offset) / OFFSET_WEIGHT
         return release
+
+
+def presented(
+    shown_ms: Sequence[float], g2g: Sequence[tuple[float, float]]
+) -> tuple[list[float], list[tuple[float, float]]]:
+    """The frames a browser's compositor would present (module docstring): of ``shown_ms``
+    (non-decreasing, ms), those not followed by another frame within `VSYNC_MS`; of ``g2g``
+    ((shown ms, g2g ms) of the frames with a readable barcode, in the same order), those of
+    presented frames. Frames shown at the same instant present only the last of them."""
+    n = len(shown_ms)
+    kept = [
+        shown_ms[i] for i in range(n) if i + 1 == n or shown_ms[i + 1] - shown_ms[i] >= VSYNC_MS
+    ]
+    at = set(kept)
+    last = len(g2g) - 1
+    seen = [(t, g) for k, (t, g) in enumerate(g2g) if t in at and (k == last or g2g[k + 1][0] != t)]
+    return kept, seen

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import random
 
-from loadgen.panel.playout import OS_JITTER_MS, JitterEstimator, PlayoutSchedule
+from loadgen.panel.freezes import detect_freezes
+from loadgen.panel.playout import (
+    OS_JITTER_MS,
+    VSYNC_MS,
+    JitterEstimator,
+    PlayoutSchedule,
+    presented,
+)
 
 FRAME_TS = 6000  # 90 kHz ticks per frame at 15 fps
 FRAME_MS = FRAME_TS / 90.0
@@ -63,3 +70,27 @@ def test_rtp_timestamps_wrap_around_invisibly() -> None:
     plain = _run(arrivals, [2500] * n)
     wrapped = _run(arrivals, [2500] * n, ts0=0xFFFFFFFF - 50 * FRAME_TS)
     assert wrapped == plain
+
+
+def test_a_stall_presents_only_the_newest_frame_of_the_released_queue() -> None:
+    # 15 fps shown at a steady 100 ms g2g; frame 50 waits about 270 ms for its retransmission
+    # and frames 51-54 (complete, behind it) wait with it, then all five go out together.
+    capture = [i * FRAME_MS for i in range(100)]
+    shown = [c + 100.0 for c in capture]
+    for i in (50, 51, 52, 53):
+        shown[i] = shown[54]
+    g2g = [(t, t - c) for t, c in zip(shown, capture, strict=True)]
+    times, seen = presented(shown, g2g)
+    assert len(times) == len(seen) == 96  # frames 50-53 superseded, never presented
+    assert max(g for _, g in seen) < 100.0 + 1e-6  # no late frame reaches the screen
+    fz_all, fz_seen = detect_freezes(shown), detect_freezes(times)
+    assert fz_seen.count == 1 and fz_seen.frozen_ms >= fz_all.frozen_ms  # the stall is a freeze
+
+
+def test_frames_a_vsync_apart_are_all_presented_and_a_missing_barcode_drops_nothing() -> None:
+    shown = [0.0, VSYNC_MS, 2 * VSYNC_MS, 2 * VSYNC_MS + 5.0]
+    g2g = [(0.0, 40.0), (2 * VSYNC_MS + 5.0, 41.0)]  # frames 1 and 2 had no readable barcode
+    times, seen = presented(shown, g2g)
+    assert times == [0.0, VSYNC_MS, 2 * VSYNC_MS + 5.0]
+    assert seen == g2g
+    assert presented([], []) == ([], [])
