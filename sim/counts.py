@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.market import join_batches
 from sim.rng import Streams
 from sim.schedule import Grid, HostEvent
 
@@ -32,9 +33,9 @@ def finish(
     """All viewers' arrays (market order, then step order), counts included."""
     parts = []
     for i, m in enumerate(models):
-        if not m.batches:
+        v = m.take_viewers()
+        if v is None:
             continue
-        v = {k: np.concatenate([b[k] for b in m.batches]) for k in m.batches[0]}
         # Viewers who left early (overload) lose the trust and orders they had not reached yet.
         cut, leave_s = m.cut_short()
         del v["leave_b"], v["cut"]
@@ -72,7 +73,7 @@ def finish(
         parts.append(v)
     if not parts:
         return _empty()
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return join_batches(parts)
 
 
 def _empty() -> dict[str, NDArray[Any]]:

@@ -144,8 +144,11 @@ def outcomes(result: SimResult, scenario: Scenario) -> dict[str, Any]:
         "markets": {},
     }
     out["overall"].update(cohost_business(v, events))
+    # The viewers are in market order (`sim.counts.finish`), so a market is a slice: views, not
+    # a copy of every array per market (that copy was the whole run's peak memory).
+    bounds = np.searchsorted(v["market"], np.arange(len(result.markets) + 1), side="left")
     for i, code in enumerate(result.markets):
-        sel = v["market"] == i
+        sel = slice(int(bounds[i]), int(bounds[i + 1]))
         sub = {k: a[sel] for k, a in v.items()}
         out["markets"][code] = business(sub, float(conc[i].max(initial=0.0)), paid[sel], ratio[sel])
         out["markets"][code].update(cohost_business(sub, events))
