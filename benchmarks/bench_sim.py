@@ -68,7 +68,7 @@ def _cli_run(scenario: Path) -> dict[str, Any]:
         "viewers": viewers,
         "wall_s": wall,
         "cpu_s": cpu,
-        "peak_rss_gb": after.ru_maxrss / 1024 / 1024,  # KiB on Linux
+        "peak_rss_gb": after.ru_maxrss * 1024 / 1e9,  # ru_maxrss is KiB on Linux; GB = 10⁹ B
         "load_before": load,
     }
 
@@ -92,7 +92,8 @@ def _timed(name: str) -> dict[str, Any]:
         f"livelab simulate {path}: {cli['viewers']:,.0f} viewers, "
         f"wall {cli['wall_s']:.1f} s, CPU {cli['cpu_s']:.1f} s on one core "
         f"(target ≤ {wall_target:.0f} s: {_verdict(cli['cpu_s'], wall_target)} on CPU time), "
-        f"peak RSS {cli['peak_rss_gb']:.2f} GB (target ≤ {rss_target:.0f} GB: "
+        f"peak RSS {cli['peak_rss_gb']:.2f} GB = {cli['peak_rss_gb'] * 1e9 / 2**30:.2f} GiB "
+        f"(target ≤ {rss_target:.0f} GB: "
         f"{_verdict(cli['peak_rss_gb'], rss_target)}), "
         f"{cli['viewers'] / cli['cpu_s']:,.0f} viewers/s CPU, "
         f"{cli['cpu_s'] / cli['viewers'] * 1e6:.1f} µs/viewer; "
