@@ -3,8 +3,8 @@
 One aiohttp server on 127.0.0.1:0 per panel process serves
 
 * ``GET /v/{index}`` — the viewer page (``browser_assets/viewer.html``); ``GET /assets/{file}``
-  its scripts (``barcode.js``: the frame barcode reader; ``viewer.js``: WHEP join, frame reading
-  and counters);
+  its scripts (``barcode.js``: the frame barcode reader and writer; ``rtc.js``: what the pages
+  share: loopback-only offers, frame reading; ``viewer.js``: the WHEP join and counters);
 * ``POST /v/{index}/whep`` — the page's WHEP offer, handed to that viewer's `BrowserPath`
   (same origin, so no CORS); ``DELETE /v/{index}/session`` — the end of its session.
 """
@@ -21,7 +21,7 @@ from loadgen.panel.browser_path import BrowserPath, BrowserRefused
 __all__ = ["ASSETS", "PageServer"]
 
 ASSETS = Path(__file__).with_name("browser_assets")
-_FILES = {"barcode.js": "text/javascript", "viewer.js": "text/javascript"}
+_FILES = dict.fromkeys(("barcode.js", "rtc.js", "viewer.js"), "text/javascript")
 
 
 class PageServer:

@@ -92,3 +92,21 @@ def test_js_decoder_reads_what_the_python_encoder_drew(page) -> None:
         page.evaluate("decodeBarcode(new Uint8Array(4 * 100 * 2), 100, 2)", time.monotonic() + 5)
         is None
     )
+
+
+@pytest.mark.parametrize(("width", "height"), [(320, 180), (640, 360)])
+def test_python_decoder_reads_what_the_js_writer_drew(page, width, height) -> None:
+    """The browser co-host's writer (drawBarcode, both bands) against stack/barcode.py's reader."""
+    script = f"""(() => {{
+      const c = document.createElement("canvas"); c.width = {width}; c.height = {height};
+      const ctx = c.getContext("2d");
+      ctx.fillStyle = "#808080"; ctx.fillRect(0, 0, {width}, {height});
+      drawBarcode(ctx, {T0 + 1}, 0, {width}); drawBarcode(ctx, {T0 + 2}, 1, {width});
+      const px = ctx.getImageData(0, 0, {width}, {height}).data;
+      let s = ""; for (let i = 0; i < px.length; i++) s += String.fromCharCode(px[i]);
+      return btoa(s); }})()"""
+    data = base64.b64decode(page.evaluate(script, time.monotonic() + 20))
+    rgb = np.frombuffer(data, np.uint8).reshape(height, width, 4)[:, :, :3].copy()
+    assert barcode.decode(rgb, band=0) == T0 + 1
+    assert barcode.decode(rgb, band=1) == T0 + 2
+    assert barcode.decode(rgb, band=2) is None  # grey below the two bands

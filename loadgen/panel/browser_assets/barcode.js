@@ -68,3 +68,23 @@ function decodeBarcode(rgba, width, rows) {
   for (let k = 0; k < 6; k++) { bytes.unshift(rest % 256); rest = Math.floor(rest / 256); }
   return crc16CcittFalse(bytes) === crc ? ts : null;
 }
+
+// The writer: draw `ts` (ms since the epoch, < 2**48) into band `band` of a canvas `width`
+// pixels wide, as stack/barcode.py's encode does (white/black blocks of width/40 px; the
+// encoder maps RGB 255/0 to luma 235/16).
+function drawBarcode(ctx, ts, band, width) {
+  const B = BARCODE;
+  const b = barcodeBlockSize(width);
+  const bytes = [];
+  let rest = ts;
+  for (let k = 0; k < 6; k++) { bytes.unshift(rest % 256); rest = Math.floor(rest / 256); }
+  let bits = byteBits(B.START);
+  for (const byte of bytes) bits = bits.concat(byteBits(byte));
+  const crc = crc16CcittFalse(bytes);
+  bits = bits.concat(byteBits(crc >> 8), byteBits(crc & 0xFF), byteBits(B.STOP));
+  const top = band * B.ROWS * b;
+  bits.forEach((bit, i) => {
+    ctx.fillStyle = bit ? "#ffffff" : "#000000";
+    ctx.fillRect((i % B.BLOCKS_PER_ROW) * b, top + Math.floor(i / B.BLOCKS_PER_ROW) * b, b, b);
+  });
+}
